@@ -1,0 +1,53 @@
+# cosid: the two commands are `make run` and `make test`; everything else is a step of theirs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+RUN_DIR ?= $(CURDIR)/.cosid
+
+PROTOS := $(shell find proto -name '*.proto' | sort)
+SERVICE_PROTOS := $(shell grep -l '^service ' $(PROTOS))
+API_OUT ?= src/cosid/api
+
+.PHONY: run test unit lint proto proto-check bench clean
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "cosid needs Python 3.11 or newer (set PYTHON=...)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+## run: start the daemon in the foreground with state and socket under .cosid/
+run: $(INSTALLED)
+	$(BIN)/cosid --state-dir $(RUN_DIR)/state --listen unix://$(RUN_DIR)/cosid.sock
+
+## test: every test, lint included (what CI runs)
+test: $(INSTALLED) lint
+	$(BIN)/pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+## proto: regenerate src/cosid/api (messages, services, typed stubs) from proto/
+proto: $(INSTALLED)
+	rm -rf $(API_OUT)/cosi
+	mkdir -p $(API_OUT)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m grpc_tools.protoc -Iproto \
+		--python_out=$(API_OUT) --mypy_out=$(API_OUT) $(PROTOS)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m grpc_tools.protoc -Iproto \
+		--grpc_python_out=$(API_OUT) --mypy_grpc_out=$(API_OUT) $(SERVICE_PROTOS)
+	@# protoc names imports after the proto package; the Python package lives under cosid.api.
+	find $(API_OUT)/cosi -name '*.py*' -exec sed -i -E 's/^from cosi([. ])/from cosid.api.cosi\1/' {} +
+	find $(API_OUT)/cosi -type d -exec touch {}/__init__.py \;
+
+## bench: performance figures against the status quo, printed as a table
+bench: $(INSTALLED)
+	$(BIN)/python -m tests.bench
+
+clean:
+	rm -rf $(VENV) $(RUN_DIR) .mypy_cache .pytest_cache .ruff_cache

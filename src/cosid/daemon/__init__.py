@@ -1,0 +1,1 @@
+"""The cosid process (DESIGN layer 8): configuration, listeners, lifecycle."""

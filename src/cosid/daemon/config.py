@@ -1,0 +1,93 @@
+"""Daemon configuration: a YAML file validated by pydantic, with command-line overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cosid.server.limits import Limits
+from cosid.state.registry import NamespaceDefinition
+from cosid.state.sqlite import Synchronous
+from cosid.state.store import DEFAULT_HISTORY_CAPACITY
+
+DEFAULT_LISTEN = "unix:///run/cosid/cosid.sock"
+DEFAULT_STATE_DIR = Path("/var/lib/cosid")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NamespaceConfig(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$", max_length=63)
+    description: str = ""
+    durable: bool = False
+    """Kept across restarts (specs); otherwise rebuilt each run (observed status)."""
+    open: bool = False
+    """Accepts any type opaquely, for plugins and external controllers."""
+
+    def definition(self) -> NamespaceDefinition:
+        return NamespaceDefinition(self.name, self.description, self.durable, self.open)
+
+
+DEFAULT_NAMESPACES = (
+    NamespaceConfig(
+        name="default",
+        description="Resources of any type from clients, plugins and external controllers.",
+        durable=True,
+        open=True,
+    ),
+)
+
+
+class StateConfig(_Strict):
+    backend: Literal["sqlite", "memory"] = "sqlite"
+    sync: Synchronous = Synchronous.FULL
+    """sqlite: `full` survives power loss, `normal` only a daemon crash (faster writes)."""
+    history: int = Field(DEFAULT_HISTORY_CAPACITY, ge=16, le=10_000_000)
+    """Events kept per type for tail_events and bookmarks; a slower watcher is cut off."""
+
+
+class Config(_Strict):
+    listen: str = DEFAULT_LISTEN
+    socket_mode: int = 0o660
+    state_dir: Path = DEFAULT_STATE_DIR
+    state: StateConfig = StateConfig()
+    namespaces: tuple[NamespaceConfig, ...] = DEFAULT_NAMESPACES
+    limits: Limits = Limits()
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    shutdown_grace_seconds: float = Field(5.0, ge=0)
+
+    @field_validator("namespaces")
+    @classmethod
+    def _unique_names(cls, namespaces: tuple[NamespaceConfig, ...]) -> tuple[NamespaceConfig, ...]:
+        names = [ns.name for ns in namespaces]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"namespaces defined more than once: {', '.join(duplicates)}")
+        return namespaces
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; the message says where and why."""
+
+
+def load_config(path: Path | None, overrides: dict[str, object]) -> Config:
+    """The file's settings (if any), then every non-None override on top."""
+    document: dict[str, object] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise ConfigError(f"cannot read config {path}: {error}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config {path}: expected a mapping at the top level")
+        document = loaded
+    document.update({key: value for key, value in overrides.items() if value is not None})
+    try:
+        return Config.model_validate(document)
+    except ValidationError as error:
+        raise ConfigError(f"invalid config: {error}") from None

@@ -1,0 +1,74 @@
+"""The unix socket the daemon serves on: claimed safely, created with its mode, removed on exit.
+
+A socket file left by a crashed run is replaced; one a live daemon still answers on is not,
+so two daemons never fight over one socket.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import stat
+from pathlib import Path
+
+import grpc
+
+
+class ListenerError(Exception):
+    """The socket cannot be used; the message says why."""
+
+
+def socket_path(address: str) -> Path:
+    """`unix:///run/x.sock`, `unix:/run/x.sock` or `/run/x.sock` -> the absolute path."""
+    path = address.removeprefix("unix://").removeprefix("unix:")
+    if not path.startswith("/"):
+        raise ListenerError(
+            f"listen address {address!r}: only absolute unix socket paths are served"
+        )
+    return Path(path)
+
+
+class UnixListener:
+    def __init__(self, path: Path, mode: int) -> None:
+        self.path = path
+        self.mode = mode
+        self.address = f"unix://{path}"
+
+    def claim(self) -> None:
+        """Make the path free: refuse if a daemon answers there, remove it if it is stale."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            info = self.path.lstat()
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(info.st_mode):
+            raise ListenerError(f"{self.path} exists and is not a socket; not replacing it")
+        if self._answers():
+            raise ListenerError(f"another daemon is already serving on {self.path}")
+        self.path.unlink()
+
+    def _answers(self) -> bool:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(1.0)
+            try:
+                probe.connect(str(self.path))
+            except OSError as error:
+                if error.errno in (errno.ECONNREFUSED, errno.ENOENT):
+                    return False
+                raise ListenerError(f"cannot probe {self.path}: {error}") from None
+            return True
+
+    def bind(self, server: grpc.aio.Server) -> None:
+        """Bind with the umask closed, so the socket is never reachable beyond its mode."""
+        previous = os.umask(0o777 & ~self.mode)
+        try:
+            server.add_insecure_port(self.address)
+        except RuntimeError as error:
+            raise ListenerError(f"cannot listen on {self.path}: {error}") from None
+        finally:
+            os.umask(previous)
+        os.chmod(self.path, self.mode)
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)

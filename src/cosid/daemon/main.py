@@ -1,0 +1,92 @@
+"""`cosid`: serve COSI on a unix socket until SIGTERM or SIGINT, then shut down cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import structlog
+
+from cosid.daemon.config import Config, ConfigError, load_config
+from cosid.daemon.listener import ListenerError, UnixListener, socket_path
+from cosid.daemon.logs import configure_logging
+from cosid.server.app import Server
+from cosid.state.journal import Journal
+from cosid.state.meta import publish_meta
+from cosid.state.registry import Registry
+from cosid.state.sqlite import SqliteJournal
+from cosid.state.store import Store
+
+log = structlog.get_logger("cosid.daemon")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="cosid", description=__doc__)
+    parser.add_argument("--config", type=Path, help="YAML configuration file")
+    parser.add_argument(
+        "--listen", help="unix socket address (default unix:///run/cosid/cosid.sock)"
+    )
+    parser.add_argument("--state-dir", type=Path, help="where durable state lives")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    return parser.parse_args(argv)
+
+
+def open_journal(config: Config) -> Journal | None:
+    if config.state.backend == "memory":
+        return None
+    return SqliteJournal(config.state_dir / "state.db", config.state.sync)
+
+
+async def serve(config: Config) -> None:
+    registry = Registry(ns.definition() for ns in config.namespaces)
+    listener = UnixListener(socket_path(config.listen), config.socket_mode)
+    listener.claim()
+    store = Store(open_journal(config), registry.durable_namespaces, config.state.history)
+    await publish_meta(store, registry)
+    server = Server(store, registry, config.limits)
+    listener.bind(server.grpc)
+    await server.start()
+    log.info(
+        "serving",
+        listen=listener.address,
+        state_dir=str(config.state_dir),
+        backend=config.state.backend,
+        pid=os.getpid(),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("shutting down", grace_seconds=config.shutdown_grace_seconds)
+    stopping = asyncio.create_task(server.begin_shutdown(config.shutdown_grace_seconds))
+    await asyncio.sleep(0)  # let the server refuse new calls before the store closes
+    store.close()  # ends every watch, so only unary calls use the grace period
+    await stopping
+    listener.release()
+    log.info("stopped")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        config = load_config(
+            args.config,
+            {"listen": args.listen, "state_dir": args.state_dir, "log_level": args.log_level},
+        )
+    except ConfigError as error:
+        sys.exit(f"cosid: {error}")
+    configure_logging(config.log_level)
+    try:
+        asyncio.run(serve(config))
+    except (ListenerError, ValueError, OSError) as error:
+        log.error("cannot start", error=str(error))
+        sys.exit(f"cosid: {error}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Assembles the gRPC server: the services, reflection and health, with the configured limits."""
+
+from __future__ import annotations
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]  # stubs predate aio
+from grpc_reflection.v1alpha import reflection
+
+from cosid.api.cosi.resource import state_pb2, state_pb2_grpc
+from cosid.server.limits import Limits
+from cosid.server.state_service import StateService
+from cosid.state.registry import Registry
+from cosid.state.state import State
+
+STATE_SERVICE = state_pb2.DESCRIPTOR.services_by_name["State"].full_name
+
+
+class Server:
+    """A grpc.aio server with health reporting tied to its lifetime."""
+
+    def __init__(self, state: State, registry: Registry, limits: Limits) -> None:
+        self.grpc = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", limits.max_message_bytes),
+                ("grpc.max_send_message_length", limits.max_message_bytes),
+                ("grpc.max_concurrent_streams", 100_000),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        state_pb2_grpc.add_StateServicer_to_server(StateService(state, registry, limits), self.grpc)
+        self.health = health_aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
+        reflection.enable_server_reflection(
+            (
+                STATE_SERVICE,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
+            self.grpc,
+        )
+
+    async def start(self) -> None:
+        await self.grpc.start()
+        for service in ("", STATE_SERVICE):
+            await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
+
+    async def begin_shutdown(self, grace_seconds: float) -> None:
+        """Report NOT_SERVING, refuse new calls and give in-flight ones `grace_seconds`."""
+        await self.health.enter_graceful_shutdown()
+        await self.grpc.stop(grace_seconds)

@@ -1,0 +1,195 @@
+"""cosi.resource.State: the generic COSI API over the store, wire-compatible with the spec."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from structlog.contextvars import bind_contextvars
+
+from cosid.api.cosi.resource import state_pb2, state_pb2_grpc
+from cosid.server import rpc
+from cosid.server.errors import DeniedError, WatcherOverrunError
+from cosid.server.limits import Limits
+from cosid.server.validation import (
+    kind_from_request,
+    owner_from_request,
+    pointer_from_request,
+    query_from_request,
+    resource_from_request,
+)
+from cosid.state.codec import phase_from_wire, resource_to_wire
+from cosid.state.events import Event, EventType
+from cosid.state.registry import META_NAMESPACE, Registry
+from cosid.state.resource import Kind, Pointer, Resource
+from cosid.state.state import (
+    EventBatch,
+    InvalidWatchOptionsError,
+    State,
+    WatchKindOptions,
+    WatchOptions,
+)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+LEGACY_HIDDEN_EVENTS = frozenset({EventType.BOOTSTRAPPED, EventType.ERRORED})
+"""Clients that send api_version 0 predate these event types."""
+
+
+class StateService(state_pb2_grpc.StateServicer):
+    def __init__(self, state: State, registry: Registry, limits: Limits) -> None:
+        self._state = state
+        self._registry = registry
+        self._limits = limits
+
+    def _readable(self, kind: Kind) -> None:
+        self._registry.check(kind)
+
+    def _writable(self, kind: Kind) -> None:
+        self._registry.check(kind)
+        if kind.namespace == META_NAMESPACE:
+            raise DeniedError(f"namespace {META_NAMESPACE!r} is maintained by cosid")
+
+    def _pointer(self, namespace: str, type_: str, id_: str) -> Pointer:
+        pointer = pointer_from_request(namespace, type_, id_, self._limits)
+        bind_contextvars(resource=str(pointer))
+        return pointer
+
+    def _resource(self, message: Any, field: str) -> Resource:
+        resource = resource_from_request(message, field, self._limits)
+        bind_contextvars(resource=str(resource.pointer), version=resource.version)
+        return resource
+
+    @rpc.unary(mutates=False)
+    async def Get(self, request: state_pb2.GetRequest, context: Context) -> state_pb2.GetResponse:
+        pointer = self._pointer(request.namespace, request.type, request.id)
+        self._readable(pointer.kind)
+        resource = await self._state.get(pointer)
+        return state_pb2.GetResponse(resource=resource_to_wire(resource))
+
+    @rpc.stream
+    async def List(
+        self, request: state_pb2.ListRequest, context: Context
+    ) -> AsyncIterator[state_pb2.ListResponse]:
+        kind = kind_from_request(request.namespace, request.type, self._limits)
+        self._readable(kind)
+        options = request.options
+        query = query_from_request(options.label_query, options.id_query, "options", self._limits)
+        for resource in await self._state.list(kind, query):
+            yield state_pb2.ListResponse(resource=resource_to_wire(resource))
+
+    @rpc.unary(mutates=True)
+    async def Create(
+        self, request: state_pb2.CreateRequest, context: Context
+    ) -> state_pb2.CreateResponse:
+        resource = self._resource(request.resource, "resource")
+        owner = owner_from_request(request.options.owner, "options.owner", self._limits)
+        self._writable(resource.pointer.kind)
+        stored = await self._state.create(resource, owner)
+        bind_contextvars(new_version=stored.version)
+        return state_pb2.CreateResponse(resource=resource_to_wire(stored))
+
+    @rpc.unary(mutates=True)
+    async def Update(
+        self, request: state_pb2.UpdateRequest, context: Context
+    ) -> state_pb2.UpdateResponse:
+        resource = self._resource(request.new_resource, "new_resource")
+        owner = owner_from_request(request.options.owner, "options.owner", self._limits)
+        expected_phase = None
+        if request.options.HasField("expected_phase"):
+            expected_phase = phase_from_wire(
+                request.options.expected_phase, "options.expected_phase"
+            )
+        self._writable(resource.pointer.kind)
+        stored = await self._state.update(resource, owner, expected_phase)
+        bind_contextvars(new_version=stored.version)
+        return state_pb2.UpdateResponse(resource=resource_to_wire(stored))
+
+    @rpc.unary(mutates=True)
+    async def Destroy(
+        self, request: state_pb2.DestroyRequest, context: Context
+    ) -> state_pb2.DestroyResponse:
+        pointer = self._pointer(request.namespace, request.type, request.id)
+        owner = owner_from_request(request.options.owner, "options.owner", self._limits)
+        self._writable(pointer.kind)
+        await self._state.destroy(pointer, owner)
+        return state_pb2.DestroyResponse()
+
+    @rpc.unary(mutates=True)
+    async def Teardown(
+        self, request: state_pb2.TeardownRequest, context: Context
+    ) -> state_pb2.TeardownResponse:
+        pointer = self._pointer(request.namespace, request.type, request.id)
+        owner = owner_from_request(request.options.owner, "options.owner", self._limits)
+        self._writable(pointer.kind)
+        ready = await self._state.teardown(pointer, owner)
+        return state_pb2.TeardownResponse(destroy_ready=ready)
+
+    @rpc.unary(mutates=True)
+    async def TeardownAndDestroy(
+        self, request: state_pb2.TeardownAndDestroyRequest, context: Context
+    ) -> state_pb2.TeardownAndDestroyResponse:
+        pointer = self._pointer(request.namespace, request.type, request.id)
+        owner = owner_from_request(request.options.owner, "options.owner", self._limits)
+        self._writable(pointer.kind)
+        await self._state.teardown_and_destroy(pointer, owner)
+        return state_pb2.TeardownAndDestroyResponse()
+
+    @rpc.stream
+    async def Watch(
+        self, request: state_pb2.WatchRequest, context: Context
+    ) -> AsyncIterator[state_pb2.WatchResponse]:
+        batches = await self._start_watch(request)
+        yield state_pb2.WatchResponse()  # "ready": the client discards this first message
+        hidden = LEGACY_HIDDEN_EVENTS if request.api_version < 1 else frozenset()
+        aggregated = request.options.aggregated
+        async for batch in batches:
+            events = [_event_to_wire(e) for e in batch if e.type not in hidden]
+            if aggregated:
+                if events:
+                    yield state_pb2.WatchResponse(event=events)
+            else:
+                for event in events:
+                    yield state_pb2.WatchResponse(event=[event])
+            if batch[-1].type == EventType.ERRORED:
+                raise WatcherOverrunError(batch[-1].error)
+
+    async def _start_watch(self, request: state_pb2.WatchRequest) -> AsyncIterator[EventBatch]:
+        options = request.options
+        bookmark = options.start_from_bookmark if options.HasField("start_from_bookmark") else None
+        if request.HasField("id"):
+            pointer = self._pointer(request.namespace, request.type, request.id)
+            self._readable(pointer.kind)
+            if options.bootstrap_contents or options.label_query or options.id_query.regexp:
+                raise InvalidWatchOptionsError(
+                    "bootstrap_contents, label_query and id_query apply to kind watches only",
+                )
+            return await self._state.watch(pointer, WatchOptions(options.tail_events, bookmark))
+        kind = kind_from_request(request.namespace, request.type, self._limits)
+        bind_contextvars(resource=str(kind))
+        self._readable(kind)
+        query = query_from_request(options.label_query, options.id_query, "options", self._limits)
+        return await self._state.watch_kind(
+            kind,
+            WatchKindOptions(
+                bootstrap_contents=options.bootstrap_contents,
+                bootstrap_bookmark=options.bootstrap_bookmark,
+                tail_events=options.tail_events,
+                start_from_bookmark=bookmark,
+                query=query,
+            ),
+        )
+
+
+def _event_to_wire(event: Event) -> state_pb2.Event:
+    wire = state_pb2.Event(event_type=state_pb2.EventType.ValueType(event.type.value))
+    if event.resource is not None:
+        wire.resource.CopyFrom(resource_to_wire(event.resource))
+    if event.old is not None:
+        wire.old.CopyFrom(resource_to_wire(event.old))
+    if event.bookmark is not None:
+        wire.bookmark = event.bookmark
+    if event.error is not None:
+        wire.error = event.error
+    return wire

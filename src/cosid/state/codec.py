@@ -1,0 +1,116 @@
+"""Conversion between the store's model and the COSI wire form (cosi.resource.Resource).
+
+Used by the gRPC service at the edge and by the durable journal, which stores the wire form
+so that what a client sent round-trips byte for byte.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from cosid.api.cosi.resource import resource_pb2
+from cosid.state.resource import UNDEFINED_VERSION, Metadata, Phase, Resource, Spec
+
+UNDEFINED_VERSION_TEXT = "undefined"
+
+
+class CodecError(ValueError):
+    """A wire resource that cannot be represented; `field` names the offending field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def version_to_wire(version: int) -> str:
+    return UNDEFINED_VERSION_TEXT if version == UNDEFINED_VERSION else str(version)
+
+
+def version_from_wire(text: str, field: str = "metadata.version") -> int:
+    if text in ("", UNDEFINED_VERSION_TEXT):
+        return UNDEFINED_VERSION
+    if not text.isascii() or not text.isdigit():
+        raise CodecError(field, f"version {text!r} is not a decimal number")
+    version = int(text)
+    if version >= 2**64:
+        raise CodecError(field, f"version {text!r} does not fit in 64 bits")
+    return version
+
+
+def phase_from_wire(text: str, field: str = "metadata.phase") -> Phase:
+    if text == "":
+        return Phase.RUNNING
+    try:
+        return Phase(text)
+    except ValueError:
+        phases = ", ".join(p.value for p in Phase)
+        raise CodecError(field, f"phase {text!r} is not one of {phases}") from None
+
+
+def _timestamp_to_wire(nanos: int | None, into: Timestamp) -> None:
+    if nanos is not None:
+        into.FromNanoseconds(nanos)
+
+
+def _timestamp_from_wire(
+    msg: resource_pb2.Metadata, name: Literal["created", "updated"]
+) -> int | None:
+    return getattr(msg, name).ToNanoseconds() if msg.HasField(name) else None
+
+
+def metadata_to_wire(metadata: Metadata) -> resource_pb2.Metadata:
+    msg = resource_pb2.Metadata(
+        namespace=metadata.namespace,
+        type=metadata.type,
+        id=metadata.id,
+        version=version_to_wire(metadata.version),
+        owner=metadata.owner,
+        phase=metadata.phase.value,
+        finalizers=metadata.finalizers,
+        labels=metadata.labels,
+        annotations=metadata.annotations,
+    )
+    _timestamp_to_wire(metadata.created, msg.created)
+    _timestamp_to_wire(metadata.updated, msg.updated)
+    return msg
+
+
+def metadata_from_wire(msg: resource_pb2.Metadata) -> Metadata:
+    return Metadata(
+        namespace=msg.namespace,
+        type=msg.type,
+        id=msg.id,
+        version=version_from_wire(msg.version),
+        owner=msg.owner,
+        phase=phase_from_wire(msg.phase),
+        created=_timestamp_from_wire(msg, "created"),
+        updated=_timestamp_from_wire(msg, "updated"),
+        finalizers=tuple(msg.finalizers),
+        labels=dict(msg.labels),
+        annotations=dict(msg.annotations),
+    )
+
+
+def resource_to_wire(resource: Resource) -> resource_pb2.Resource:
+    return resource_pb2.Resource(
+        metadata=metadata_to_wire(resource.metadata),
+        spec=resource_pb2.Spec(proto_spec=resource.spec.proto, yaml_spec=resource.spec.yaml),
+    )
+
+
+def resource_from_wire(msg: resource_pb2.Resource) -> Resource:
+    return Resource(
+        metadata_from_wire(msg.metadata),
+        Spec(proto=msg.spec.proto_spec, yaml=msg.spec.yaml_spec),
+    )
+
+
+def resource_to_bytes(resource: Resource) -> bytes:
+    return resource_to_wire(resource).SerializeToString(deterministic=True)
+
+
+def resource_from_bytes(data: bytes) -> Resource:
+    return resource_from_wire(resource_pb2.Resource.FromString(data))

@@ -1,0 +1,275 @@
+"""The store: every COSI State behaviour, in memory, writing durable namespaces to a journal.
+
+One implementation of the semantics serves both backends (the in-memory one has no journal),
+as the reference runtime's inmem state does with its backing store. Mutations never await
+between their checks and their effects, so compare-and-swap is atomic without locks; the
+journal commits before a change becomes visible to anyone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+
+from cosid.state.collection import Collection, HistoryOverrunError
+from cosid.state.errors import (
+    AlreadyExistsError,
+    NotFoundError,
+    OwnerConflictError,
+    PendingFinalizersError,
+    PhaseConflictError,
+    StateError,
+    VersionConflictError,
+)
+from cosid.state.events import BookmarkCodec, Event, EventType
+from cosid.state.journal import Journal, NoJournal
+from cosid.state.query import MATCH_ALL, ResourceQuery
+from cosid.state.resource import Kind, Phase, Pointer, Resource, kind_tombstone, tombstone
+from cosid.state.state import (
+    EventBatch,
+    InvalidWatchOptionsError,
+    ResourceList,
+    WatchKindOptions,
+    WatchOptions,
+)
+
+DEFAULT_HISTORY_CAPACITY = 10_000
+
+EventSelector = Callable[[Event], Event | None]
+
+
+class StoreClosedError(StateError):
+    """The daemon is shutting down."""
+
+
+class Store:
+    def __init__(
+        self,
+        journal: Journal | None = None,
+        durable_namespaces: Iterable[str] = (),
+        history_capacity: int = DEFAULT_HISTORY_CAPACITY,
+    ) -> None:
+        self._journal = journal or NoJournal()
+        self._durable = frozenset(durable_namespaces)
+        self._history_capacity = history_capacity
+        self._bookmarks = BookmarkCodec()
+        self._collections: dict[Kind, Collection] = {}
+        self._closed = False
+        self._load()
+
+    def _load(self) -> None:
+        """Rebuild memory from the journal; rows of namespaces no longer durable are dropped."""
+        for resource in list(self._journal.load()):
+            if resource.metadata.namespace in self._durable:
+                self._collection(resource.pointer.kind).resources[resource.metadata.id] = resource
+            else:
+                self._journal.delete(resource.pointer)
+
+    def _collection(self, kind: Kind) -> Collection:
+        collection = self._collections.get(kind)
+        if collection is None:
+            collection = Collection(kind, self._history_capacity, self._bookmarks)
+            self._collections[kind] = collection
+        return collection
+
+    def _stored(self, pointer: Pointer) -> Resource:
+        resource = self._collection(pointer.kind).resources.get(pointer.id)
+        if resource is None:
+            raise NotFoundError(pointer)
+        return resource
+
+    def _commit(self, event_type: EventType, resource: Resource, old: Resource | None) -> None:
+        """Journal (if durable), then make visible and publish: nothing awaits in between."""
+        if self._closed:
+            raise StoreClosedError("the store is closed")
+        pointer = resource.pointer
+        if pointer.namespace in self._durable:
+            if event_type == EventType.DESTROYED:
+                self._journal.delete(pointer)
+            else:
+                self._journal.put(resource)
+        collection = self._collection(pointer.kind)
+        if event_type == EventType.DESTROYED:
+            del collection.resources[pointer.id]
+        else:
+            collection.resources[pointer.id] = resource
+        collection.publish(event_type, resource, old)
+
+    @staticmethod
+    def _check_owner(stored: Resource, owner: str) -> None:
+        if stored.metadata.owner != owner:
+            raise OwnerConflictError(stored.pointer, stored.metadata.owner, owner)
+
+    async def get(self, pointer: Pointer) -> Resource:
+        return self._stored(pointer)
+
+    async def list(self, kind: Kind, query: ResourceQuery = MATCH_ALL) -> ResourceList:
+        return [r for r in self._collection(kind).sorted_resources() if query.matches(r)]
+
+    async def create(self, resource: Resource, owner: str = "") -> Resource:
+        pointer = resource.pointer
+        if pointer.id in self._collection(pointer.kind).resources:
+            raise AlreadyExistsError(pointer)
+        now = time.time_ns()
+        stored = resource.with_metadata(version=1, owner=owner, created=now, updated=now)
+        self._commit(EventType.CREATED, stored, None)
+        return stored
+
+    async def update(
+        self, resource: Resource, owner: str = "", expected_phase: Phase | None = None
+    ) -> Resource:
+        current = self._stored(resource.pointer)
+        self._check_owner(current, owner)
+        if current.version != resource.version:
+            raise VersionConflictError(resource.pointer, current.version, resource.version)
+        if expected_phase is not None and current.metadata.phase != expected_phase:
+            raise PhaseConflictError(resource.pointer, current.metadata.phase, expected_phase)
+        stored = resource.with_metadata(
+            version=current.version + 1, created=current.metadata.created, updated=time.time_ns()
+        )
+        self._commit(EventType.UPDATED, stored, current)
+        return stored
+
+    async def destroy(self, pointer: Pointer, owner: str = "") -> None:
+        current = self._stored(pointer)
+        self._check_owner(current, owner)
+        if current.metadata.finalizers:
+            raise PendingFinalizersError(pointer, current.metadata.finalizers)
+        self._commit(EventType.DESTROYED, current, None)
+
+    async def teardown(self, pointer: Pointer, owner: str = "") -> bool:
+        current = self._stored(pointer)
+        self._check_owner(current, owner)
+        if current.metadata.phase != Phase.TEARING_DOWN:
+            torn = current.with_metadata(
+                phase=Phase.TEARING_DOWN, version=current.version + 1, updated=time.time_ns()
+            )
+            self._commit(EventType.UPDATED, torn, current)
+            current = torn
+        return not current.metadata.finalizers
+
+    async def teardown_and_destroy(self, pointer: Pointer, owner: str = "") -> None:
+        collection = self._collection(pointer.kind)
+        await self.teardown(pointer, owner)
+        while True:
+            changed = collection.changed
+            if not self._stored(pointer).metadata.finalizers:
+                await self.destroy(pointer, owner)
+                return
+            await changed.wait()
+            if self._closed:
+                raise StoreClosedError("the store is closing")
+
+    async def watch(
+        self, pointer: Pointer, options: WatchOptions = WatchOptions()
+    ) -> AsyncIterator[EventBatch]:
+        _check_resume_options(options.tail_events, options.start_from_bookmark)
+        collection = self._collection(pointer.kind)
+        initial: list[EventBatch] = []
+        if options.start_from_bookmark is not None:
+            position = collection.resume_position(options.start_from_bookmark)
+        elif options.tail_events:
+            position = collection.rewind(collection.published, options.tail_events, pointer.id)
+        else:
+            position = collection.published
+            bookmark = self._bookmarks.encode(position)
+            current = collection.resources.get(pointer.id)
+            if current is None:
+                initial.append([Event(EventType.DESTROYED, tombstone(pointer), bookmark=bookmark)])
+            else:
+                initial.append([Event(EventType.CREATED, current, bookmark=bookmark)])
+
+        def select(event: Event) -> Event | None:
+            resource = event.resource
+            return event if resource is not None and resource.metadata.id == pointer.id else None
+
+        return self._follow(collection, position, initial, select)
+
+    async def watch_kind(
+        self, kind: Kind, options: WatchKindOptions = WatchKindOptions()
+    ) -> AsyncIterator[EventBatch]:
+        _check_resume_options(options.tail_events, options.start_from_bookmark)
+        resumes = options.tail_events or options.start_from_bookmark is not None
+        if options.bootstrap_contents and resumes:
+            raise InvalidWatchOptionsError(
+                "bootstrap_contents excludes tail_events and start_from_bookmark",
+            )
+        collection = self._collection(kind)
+        if options.start_from_bookmark is not None:
+            position = collection.resume_position(options.start_from_bookmark)
+        else:
+            position = collection.rewind(collection.published, options.tail_events)
+        bookmark = self._bookmarks.encode(position)
+        initial: list[EventBatch] = []
+        if options.bootstrap_contents:
+            matching = [r for r in collection.sorted_resources() if options.query.matches(r)]
+            bootstrap = [Event(EventType.CREATED, resource) for resource in matching]
+            bootstrap.append(Event(EventType.BOOTSTRAPPED, kind_tombstone(kind), bookmark=bookmark))
+            initial.append(bootstrap)
+        if options.bootstrap_bookmark:
+            initial.append([Event(EventType.NOOP, kind_tombstone(kind), bookmark=bookmark)])
+        select = _query_selector(options.query)
+        return self._follow(collection, position, initial, select)
+
+    async def _follow(
+        self,
+        collection: Collection,
+        position: int,
+        initial: Sequence[EventBatch],
+        select: EventSelector,
+    ) -> AsyncIterator[EventBatch]:
+        for batch in initial:
+            yield batch
+        while not self._closed:
+            changed = collection.changed
+            try:
+                events = collection.read(position)
+            except HistoryOverrunError as overrun:
+                yield [Event(EventType.ERRORED, None, error=str(overrun))]
+                return
+            if not events:
+                await changed.wait()
+                continue
+            position += len(events)
+            batch = [selected for event in events if (selected := select(event)) is not None]
+            if batch:
+                yield batch
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for collection in self._collections.values():
+            collection.wake()
+        self._journal.close()
+
+
+def _check_resume_options(tail_events: int, start_from_bookmark: bytes | None) -> None:
+    if tail_events < 0:
+        raise InvalidWatchOptionsError("tail_events must not be negative")
+    if tail_events and start_from_bookmark is not None:
+        raise InvalidWatchOptionsError("tail_events and start_from_bookmark exclude each other")
+
+
+def _query_selector(query: ResourceQuery) -> EventSelector:
+    """Filter a kind's events through a query, turning matches that begin or end into
+    synthetic CREATED and DESTROYED events (they keep the original event's bookmark)."""
+    if query is MATCH_ALL:
+        return lambda event: event
+
+    def select(event: Event) -> Event | None:
+        assert event.resource is not None
+        now = query.matches(event.resource)
+        if event.type != EventType.UPDATED:
+            return event if now else None
+        assert event.old is not None
+        before = query.matches(event.old)
+        if before and now:
+            return event
+        if now:
+            return Event(EventType.CREATED, event.resource, bookmark=event.bookmark)
+        if before:
+            return Event(EventType.DESTROYED, event.resource, bookmark=event.bookmark)
+        return None
+
+    return select
