@@ -19,8 +19,8 @@ from cosid.server.validation import (
     query_from_request,
     resource_from_request,
 )
-from cosid.state.codec import phase_from_wire, resource_to_wire
-from cosid.state.events import Event, EventType
+from cosid.state.codec import event_to_wire, phase_from_wire, resource_to_wire
+from cosid.state.events import EventType
 from cosid.state.registry import META_NAMESPACE, Registry
 from cosid.state.resource import Kind, Pointer, Resource
 from cosid.state.state import (
@@ -145,7 +145,7 @@ class StateService(state_pb2_grpc.StateServicer):
         hidden = LEGACY_HIDDEN_EVENTS if request.api_version < 1 else frozenset()
         aggregated = request.options.aggregated
         async for batch in batches:
-            events = [_event_to_wire(e) for e in batch if e.type not in hidden]
+            events = [event_to_wire(e) for e in batch if e.type not in hidden]
             if aggregated:
                 if events:
                     yield state_pb2.WatchResponse(event=events)
@@ -180,16 +180,3 @@ class StateService(state_pb2_grpc.StateServicer):
                 query=query,
             ),
         )
-
-
-def _event_to_wire(event: Event) -> state_pb2.Event:
-    wire = state_pb2.Event(event_type=state_pb2.EventType.ValueType(event.type.value))
-    if event.resource is not None:
-        wire.resource.CopyFrom(resource_to_wire(event.resource))
-    if event.old is not None:
-        wire.old.CopyFrom(resource_to_wire(event.old))
-    if event.bookmark is not None:
-        wire.bookmark = event.bookmark
-    if event.error is not None:
-        wire.error = event.error
-    return wire

@@ -10,7 +10,8 @@ from typing import Literal
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from cosid.api.cosi.resource import resource_pb2
+from cosid.api.cosi.resource import resource_pb2, state_pb2
+from cosid.state.events import Event, EventType
 from cosid.state.resource import UNDEFINED_VERSION, Metadata, Phase, Resource, Spec
 
 UNDEFINED_VERSION_TEXT = "undefined"
@@ -114,3 +115,26 @@ def resource_to_bytes(resource: Resource) -> bytes:
 
 def resource_from_bytes(data: bytes) -> Resource:
     return resource_from_wire(resource_pb2.Resource.FromString(data))
+
+
+def event_to_wire(event: Event) -> state_pb2.Event:
+    wire = state_pb2.Event(event_type=state_pb2.EventType.ValueType(event.type.value))
+    if event.resource is not None:
+        wire.resource.CopyFrom(resource_to_wire(event.resource))
+    if event.old is not None:
+        wire.old.CopyFrom(resource_to_wire(event.old))
+    if event.bookmark is not None:
+        wire.bookmark = event.bookmark
+    if event.error is not None:
+        wire.error = event.error
+    return wire
+
+
+def event_from_wire(wire: state_pb2.Event) -> Event:
+    return Event(
+        EventType(wire.event_type),
+        resource_from_wire(wire.resource) if wire.HasField("resource") else None,
+        resource_from_wire(wire.old) if wire.HasField("old") else None,
+        wire.bookmark if wire.HasField("bookmark") else None,
+        wire.error if wire.HasField("error") else None,
+    )
