@@ -22,6 +22,9 @@ $(INSTALLED): pyproject.toml
 
 ## run: start the daemon in the foreground with state and socket under .cosid/
 run: $(INSTALLED)
+	@echo "cosid: serving on unix://$(RUN_DIR)/cosid.sock (Ctrl-C stops it). In another shell:"
+	@echo "  export COSID_ENDPOINT=unix://$(RUN_DIR)/cosid.sock"
+	@echo "  $(BIN)/cosictl get namespaces"
 	$(BIN)/cosid --state-dir $(RUN_DIR)/state --listen unix://$(RUN_DIR)/cosid.sock
 
 ## test: every test, lint included (what CI runs)

@@ -72,8 +72,13 @@ class Store:
             self._collections[kind] = collection
         return collection
 
+    def _existing(self, kind: Kind) -> Collection | None:
+        """A read never creates a collection, so probing random types costs no memory."""
+        return self._collections.get(kind)
+
     def _stored(self, pointer: Pointer) -> Resource:
-        resource = self._collection(pointer.kind).resources.get(pointer.id)
+        collection = self._existing(pointer.kind)
+        resource = None if collection is None else collection.resources.get(pointer.id)
         if resource is None:
             raise NotFoundError(pointer)
         return resource
@@ -104,7 +109,10 @@ class Store:
         return self._stored(pointer)
 
     async def list(self, kind: Kind, query: ResourceQuery = MATCH_ALL) -> ResourceList:
-        return [r for r in self._collection(kind).sorted_resources() if query.matches(r)]
+        collection = self._existing(kind)
+        if collection is None:
+            return []
+        return [r for r in collection.sorted_resources() if query.matches(r)]
 
     async def create(self, resource: Resource, owner: str = "") -> Resource:
         pointer = resource.pointer
