@@ -21,11 +21,12 @@ class HistoryOverrunError(Exception):
 
 
 class Collection:
-    def __init__(self, kind: Kind, capacity: int, bookmarks: BookmarkCodec) -> None:
+    def __init__(self, kind: Kind, capacity: int) -> None:
         self.kind = kind
         self.resources: dict[str, Resource] = {}
         self._history: deque[Event] = deque(maxlen=capacity)
-        self._bookmarks = bookmarks
+        self._bookmarks = BookmarkCodec()
+        """Its own cookie: a bookmark of another type (or daemon run) is refused, not misread."""
         self.published = 0
         self.changed = asyncio.Event()
         """Set (and replaced) on every publish; take it before reading to never miss a wake-up."""
@@ -34,10 +35,13 @@ class Collection:
     def oldest_position(self) -> int:
         return self.published - len(self._history)
 
+    def bookmark(self, next_position: int) -> bytes:
+        return self._bookmarks.encode(next_position)
+
     def publish(
         self, event_type: EventType, resource: Resource, old: Resource | None = None
     ) -> None:
-        bookmark = self._bookmarks.encode(self.published + 1)
+        bookmark = self.bookmark(self.published + 1)
         self._history.append(Event(event_type, resource, old, bookmark))
         self.published += 1
         self.wake()
@@ -47,14 +51,16 @@ class Collection:
         self.changed = asyncio.Event()
 
     def read(self, position: int) -> list[Event]:
-        """Every event from `position` on."""
+        """Every event from `position` on (read from the newest end: a watcher is usually near)."""
         oldest = self.oldest_position
         if position < oldest:
             raise HistoryOverrunError(
                 f"buffer overrun: namespace {self.kind.namespace!r} type {self.kind.type!r}, "
                 f"published {self.published}, oldest kept {oldest}, consumed {position}",
             )
-        return list(islice(self._history, position - oldest, None))
+        pending = list(islice(reversed(self._history), self.published - position))
+        pending.reverse()
+        return pending
 
     def rewind(self, position: int, count: int, resource_id: str | None = None) -> int:
         """The position `count` events (of `resource_id` only, if given) before `position`."""

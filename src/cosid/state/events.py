@@ -32,10 +32,11 @@ class Event:
 
 
 class BookmarkCodec:
-    """Bookmarks are opaque to clients: a per-run cookie and the position to resume at.
+    """Bookmarks are opaque to clients: a cookie and the position to resume at.
 
-    The cookie is random per store instance, so a bookmark from an earlier daemon run (whose
-    history is gone) is refused instead of silently resuming at the wrong place.
+    Each collection draws its own random cookie, so a bookmark of another type, or from an
+    earlier daemon run (whose history is gone), is refused instead of silently resuming at the
+    wrong place.
     """
 
     _FORMAT = ">8sQ"
@@ -52,5 +53,5 @@ class BookmarkCodec:
             raise InvalidBookmarkError("invalid watch bookmark: malformed")
         cookie, next_position = struct.unpack(self._FORMAT, bookmark)
         if cookie != self._cookie:
-            raise InvalidBookmarkError("invalid watch bookmark: from another daemon run")
+            raise InvalidBookmarkError("invalid watch bookmark: from another type or daemon run")
         return int(next_position)

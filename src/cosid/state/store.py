@@ -21,7 +21,7 @@ from cosid.state.errors import (
     StateError,
     VersionConflictError,
 )
-from cosid.state.events import BookmarkCodec, Event, EventType
+from cosid.state.events import Event, EventType
 from cosid.state.journal import Journal, NoJournal
 from cosid.state.query import MATCH_ALL, ResourceQuery
 from cosid.state.resource import Kind, Phase, Pointer, Resource, kind_tombstone, tombstone
@@ -52,7 +52,6 @@ class Store:
         self._journal = journal or NoJournal()
         self._durable = frozenset(durable_namespaces)
         self._history_capacity = history_capacity
-        self._bookmarks = BookmarkCodec()
         self._collections: dict[Kind, Collection] = {}
         self._closed = False
         self._load()
@@ -68,7 +67,7 @@ class Store:
     def _collection(self, kind: Kind) -> Collection:
         collection = self._collections.get(kind)
         if collection is None:
-            collection = Collection(kind, self._history_capacity, self._bookmarks)
+            collection = Collection(kind, self._history_capacity)
             self._collections[kind] = collection
         return collection
 
@@ -157,8 +156,8 @@ class Store:
         return not current.metadata.finalizers
 
     async def teardown_and_destroy(self, pointer: Pointer, owner: str = "") -> None:
-        collection = self._collection(pointer.kind)
         await self.teardown(pointer, owner)
+        collection = self._collection(pointer.kind)
         while True:
             changed = collection.changed
             if not self._stored(pointer).metadata.finalizers:
@@ -180,7 +179,7 @@ class Store:
             position = collection.rewind(collection.published, options.tail_events, pointer.id)
         else:
             position = collection.published
-            bookmark = self._bookmarks.encode(position)
+            bookmark = collection.bookmark(position)
             current = collection.resources.get(pointer.id)
             if current is None:
                 initial.append([Event(EventType.DESTROYED, tombstone(pointer), bookmark=bookmark)])
@@ -207,7 +206,7 @@ class Store:
             position = collection.resume_position(options.start_from_bookmark)
         else:
             position = collection.rewind(collection.published, options.tail_events)
-        bookmark = self._bookmarks.encode(position)
+        bookmark = collection.bookmark(position)
         initial: list[EventBatch] = []
         if options.bootstrap_contents:
             matching = [r for r in collection.sorted_resources() if options.query.matches(r)]
