@@ -414,6 +414,23 @@ async def test_teardown_and_destroy_waiting_ends_when_the_store_closes(store: St
         await asyncio.wait_for(task, 1)
 
 
+async def test_teardown_and_destroy_spares_a_resource_made_anew_while_it_waited(
+    store: Store,
+) -> None:
+    await store.create(make_resource("a", finalizers=("f",)))
+    task = asyncio.create_task(store.teardown_and_destroy(ptr("a")))
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+    await remove_finalizer(store, ptr("a"), "f")  # these three run before the task wakes
+    await store.destroy(ptr("a"))
+    await store.create(make_resource("a", finalizers=("g",)))
+
+    with pytest.raises(NotFoundError):
+        await asyncio.wait_for(task, 1)
+    assert (await store.get(ptr("a"))).metadata.finalizers == ("g",)
+
+
 async def test_concurrent_teardown_and_destroys_destroy_once(store: Store) -> None:
     await store.create(make_resource("a", finalizers=("f",)))
     racing = asyncio.gather(
@@ -1017,7 +1034,7 @@ async def test_a_watcher_exactly_one_history_behind_gets_everything(
     assert [e.type for e in events] == [CREATED] * 8
 
 
-async def test_close_ends_running_watches(store: Store) -> None:
+async def test_close_ends_running_watches_with_an_error(store: Store) -> None:
     await store.create(make_resource("a"))
     kind_watch = await store.watch_kind(KIND)
     single_watch = await store.watch(ptr("a"))
@@ -1029,8 +1046,9 @@ async def test_close_ends_running_watches(store: Store) -> None:
 
     store.close()
 
-    with pytest.raises(StopAsyncIteration):
+    with pytest.raises(StoreClosedError):
         await waiting
-    await assert_ended(single_watch)
+    with pytest.raises(StoreClosedError):
+        await next_batch(single_watch)
     with pytest.raises(StoreClosedError):
         await store.create(make_resource("b"))

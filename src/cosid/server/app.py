@@ -9,6 +9,7 @@ from grpc_reflection.v1alpha import reflection
 
 from cosid.api.cosi.resource import state_pb2, state_pb2_grpc
 from cosid.server.limits import Limits
+from cosid.server.rpc import DecodeRequests
 from cosid.server.state_service import StateService
 from cosid.state.registry import Registry
 from cosid.state.state import State
@@ -21,6 +22,7 @@ class Server:
 
     def __init__(self, state: State, registry: Registry, limits: Limits) -> None:
         self.grpc = grpc.aio.server(
+            interceptors=[DecodeRequests(f"/{STATE_SERVICE}/")],
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
                 ("grpc.max_send_message_length", limits.max_message_bytes),

@@ -63,14 +63,18 @@ _CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (VersionConflictError, grpc.StatusCode.FAILED_PRECONDITION),
     (PendingFinalizersError, grpc.StatusCode.FAILED_PRECONDITION),
     (InvalidBookmarkError, grpc.StatusCode.FAILED_PRECONDITION),
-    (PhaseConflictError, grpc.StatusCode.INVALID_ARGUMENT),
     (InvalidQueryError, grpc.StatusCode.INVALID_ARGUMENT),
-    (InvalidWatchOptionsError, grpc.StatusCode.INVALID_ARGUMENT),
     (WatcherOverrunError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (StoreClosedError, grpc.StatusCode.UNAVAILABLE),
 )
 
-EXPECTED_ERRORS = (InvalidArgumentError, CodecError, *(error for error, _ in _CODES))
+EXPECTED_ERRORS = (
+    InvalidArgumentError,
+    CodecError,
+    PhaseConflictError,
+    InvalidWatchOptionsError,
+    *(error for error, _ in _CODES),
+)
 """Errors that are the client's (or the moment's) fault; anything else is a bug of ours."""
 
 
@@ -78,6 +82,10 @@ def to_status(error: Exception) -> grpc.Status:
     """The status for an expected error; unexpected ones become a bare INTERNAL."""
     if isinstance(error, CodecError):
         error = InvalidArgumentError([FieldViolation(error.field, error.message)])
+    elif isinstance(error, InvalidWatchOptionsError):
+        error = InvalidArgumentError([FieldViolation(f"options.{error.field}", error.message)])
+    elif isinstance(error, PhaseConflictError):
+        error = InvalidArgumentError([FieldViolation("options.expected_phase", str(error))])
     if isinstance(error, InvalidArgumentError):
         return _bad_request(error)
     for error_type, code in _CODES:

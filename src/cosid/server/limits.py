@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_METADATA_OVERHEAD_BYTES = 64 * 1024
+"""Ids, names, versions, timestamps and framing around a resource's variable parts."""
 
 
 class Limits(BaseModel):
@@ -23,3 +28,28 @@ class Limits(BaseModel):
     max_finalizers: int = Field(64, ge=0)
     max_label_terms: int = Field(64, ge=0)
     """Terms over all label queries of one List or Watch."""
+
+    @property
+    def max_resource_bytes(self) -> int:
+        """The most one stored resource can take on the wire."""
+        labels = self.max_labels * (self.max_name_length + self.max_label_value_length)
+        finalizers = self.max_finalizers * self.max_name_length
+        return (
+            self.max_spec_bytes
+            + self.max_annotation_bytes
+            + labels
+            + finalizers
+            + _METADATA_OVERHEAD_BYTES
+        )
+
+    @model_validator(mode="after")
+    def _events_fit_in_a_message(self) -> Self:
+        """An UPDATED event carries two resources; it must fit in one message, or a watch of
+        a large resource would end instead of delivering it."""
+        needed = 2 * self.max_resource_bytes
+        if self.max_message_bytes < needed:
+            raise ValueError(
+                f"max_message_bytes ({self.max_message_bytes}) must be at least {needed}: "
+                "twice the largest resource the other limits allow",
+            )
+        return self

@@ -7,16 +7,18 @@ the request line (info for mutations, debug for reads) with the outcome and dura
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import grpc
 import structlog
+from google.protobuf.message import DecodeError
 from structlog.contextvars import bind_contextvars, clear_contextvars
 
-from cosid.server.errors import EXPECTED_ERRORS, to_status
+from cosid.server.errors import EXPECTED_ERRORS, FieldViolation, InvalidArgumentError, to_status
 
 log = structlog.get_logger("cosid.rpc")
 
@@ -62,6 +64,9 @@ def unary(
             started, code = time.perf_counter(), grpc.StatusCode.OK
             try:
                 return await handler(self, request, context)
+            except asyncio.CancelledError:  # the client went away or its deadline passed
+                code = grpc.StatusCode.CANCELLED
+                raise
             except Exception as error:
                 code = to_status(error).code
                 await _abort(context, error)
@@ -86,6 +91,9 @@ def stream(
         try:
             async for response in handler(self, request, context):
                 yield response
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
         except Exception as error:
             code = to_status(error).code
             await _abort(context, error)
@@ -93,3 +101,74 @@ def stream(
             _log_outcome(handler.__name__, False, started, code)
 
     return run
+
+
+UnaryBehaviour = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
+StreamBehaviour = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Any]]
+
+if TYPE_CHECKING:
+    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:  # not subscriptable at run time
+    _ServerInterceptor = grpc.aio.ServerInterceptor
+
+
+class DecodeRequests(_ServerInterceptor):
+    """Decode requests of the services under `prefix` in the handler instead of in grpc.
+
+    grpc answers an undecodable request with UNKNOWN and a Python exception in the message;
+    this answers INVALID_ARGUMENT with a BadRequest naming the request, like any bad input.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or not method.startswith(self._prefix):
+            return handler
+        decode = handler.request_deserializer
+        if decode is None:
+            return handler
+
+        async def request(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            try:
+                return decode(raw)
+            except DecodeError:
+                clear_contextvars()
+                started = time.perf_counter()
+                violation = FieldViolation("request", f"cannot be decoded as a {method} request")
+                try:
+                    await _abort(context, InvalidArgumentError([violation]))
+                finally:
+                    rpc = method.rsplit("/", 1)[-1]
+                    _log_outcome(rpc, False, started, grpc.StatusCode.INVALID_ARGUMENT)
+
+        if handler.unary_unary is not None:
+            unary = cast(UnaryBehaviour, handler.unary_unary)
+
+            async def unary_unary(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                return await unary(await request(raw, context), context)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary, response_serializer=handler.response_serializer
+            )
+        if handler.unary_stream is not None:
+            streaming = cast(StreamBehaviour, handler.unary_stream)
+
+            async def unary_stream(
+                raw: bytes, context: grpc.aio.ServicerContext[Any, Any]
+            ) -> AsyncIterator[Any]:
+                async for response in streaming(await request(raw, context), context):
+                    yield response
+
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream, response_serializer=handler.response_serializer
+            )
+        return handler

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import grpc
@@ -13,6 +13,7 @@ from cosid.server import rpc
 from cosid.server.errors import DeniedError, WatcherOverrunError
 from cosid.server.limits import Limits
 from cosid.server.validation import (
+    check_single_watch_options,
     kind_from_request,
     owner_from_request,
     pointer_from_request,
@@ -25,7 +26,6 @@ from cosid.state.registry import META_NAMESPACE, Registry
 from cosid.state.resource import Kind, Pointer, Resource
 from cosid.state.state import (
     EventBatch,
-    InvalidWatchOptionsError,
     State,
     WatchKindOptions,
     WatchOptions,
@@ -145,10 +145,11 @@ class StateService(state_pb2_grpc.StateServicer):
         hidden = LEGACY_HIDDEN_EVENTS if request.api_version < 1 else frozenset()
         aggregated = request.options.aggregated
         async for batch in batches:
-            events = [event_to_wire(e) for e in batch if e.type not in hidden]
+            # converted as sent: a watcher far behind never holds its whole backlog twice
+            events = (event_to_wire(e) for e in batch if e.type not in hidden)
             if aggregated:
-                if events:
-                    yield state_pb2.WatchResponse(event=events)
+                for chunk in _within_message_size(events, self._limits.max_message_bytes):
+                    yield state_pb2.WatchResponse(event=chunk)
             else:
                 for event in events:
                     yield state_pb2.WatchResponse(event=[event])
@@ -160,11 +161,8 @@ class StateService(state_pb2_grpc.StateServicer):
         bookmark = options.start_from_bookmark if options.HasField("start_from_bookmark") else None
         if request.HasField("id"):
             pointer = self._pointer(request.namespace, request.type, request.id)
+            check_single_watch_options(options)
             self._readable(pointer.kind)
-            if options.bootstrap_contents or options.label_query or options.id_query.regexp:
-                raise InvalidWatchOptionsError(
-                    "bootstrap_contents, label_query and id_query apply to kind watches only",
-                )
             return await self._state.watch(pointer, WatchOptions(options.tail_events, bookmark))
         kind = kind_from_request(request.namespace, request.type, self._limits)
         bind_contextvars(resource=str(kind))
@@ -180,3 +178,25 @@ class StateService(state_pb2_grpc.StateServicer):
                 query=query,
             ),
         )
+
+
+_EVENT_FRAMING_BYTES = 6
+"""A repeated message field's tag (1 byte) and length (at most 5) around each event."""
+
+
+def _within_message_size(
+    events: Iterable[state_pb2.Event], max_bytes: int
+) -> Iterator[list[state_pb2.Event]]:
+    """Split an aggregated batch so no WatchResponse exceeds the message size limit (which
+    would end the stream on either side); an event too large on its own still goes alone."""
+    chunk: list[state_pb2.Event] = []
+    size = 0
+    for event in events:
+        event_size = event.ByteSize() + _EVENT_FRAMING_BYTES
+        if chunk and size + event_size > max_bytes:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(event)
+        size += event_size
+    if chunk:
+        yield chunk

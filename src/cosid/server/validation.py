@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from cosid.api.cosi.resource import resource_pb2
+from cosid.api.cosi.resource import resource_pb2, state_pb2
 from cosid.server.errors import FieldViolation, InvalidArgumentError
 from cosid.server.limits import Limits
 from cosid.state.codec import CodecError, metadata_from_wire
@@ -170,3 +170,16 @@ def query_from_request(
             violations.add(f"{field}.id_query.regexp", str(error))
     violations.raise_if_any()
     return ResourceQuery(tuple(queries), compiled)
+
+
+def check_single_watch_options(options: state_pb2.WatchOptions) -> None:
+    """Options only a kind watch can use, refused on a watch of one resource."""
+    violations = Violations()
+    for field, used in (
+        ("options.bootstrap_contents", options.bootstrap_contents),
+        ("options.label_query", bool(options.label_query)),
+        ("options.id_query", bool(options.id_query.regexp)),
+    ):
+        if used:
+            violations.add(field, "applies to kind watches only (requests without an id)")
+    violations.raise_if_any()

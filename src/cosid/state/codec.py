@@ -12,6 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from cosid.api.cosi.resource import resource_pb2, state_pb2
 from cosid.state.events import Event, EventType
+from cosid.state.query import LabelQuery
 from cosid.state.resource import UNDEFINED_VERSION, Metadata, Phase, Resource, Spec
 
 UNDEFINED_VERSION_TEXT = "undefined"
@@ -115,6 +116,22 @@ def resource_to_bytes(resource: Resource) -> bytes:
 
 def resource_from_bytes(data: bytes) -> Resource:
     return resource_from_wire(resource_pb2.Resource.FromString(data))
+
+
+def label_query_to_wire(query: LabelQuery) -> resource_pb2.LabelQuery:
+    """Clients send queries this way; the daemon reads them back with full validation
+    (`cosid.server.validation.query_from_request`), so there is no lenient reverse here."""
+    return resource_pb2.LabelQuery(
+        terms=[
+            resource_pb2.LabelTerm(
+                key=term.key,
+                op=resource_pb2.LabelTerm.Operation.ValueType(term.op.value),
+                value=term.values,
+                invert=term.invert,
+            )
+            for term in query.terms
+        ],
+    )
 
 
 def event_to_wire(event: Event) -> state_pb2.Event:

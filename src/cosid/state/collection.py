@@ -28,6 +28,7 @@ class Collection:
         self._bookmarks = BookmarkCodec()
         """Its own cookie: a bookmark of another type (or daemon run) is refused, not misread."""
         self.published = 0
+        self.watchers = 0
         self.changed = asyncio.Event()
         """Set (and replaced) on every publish; take it before reading to never miss a wake-up."""
 

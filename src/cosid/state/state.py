@@ -40,7 +40,13 @@ class WatchKindOptions:
 
 
 class InvalidWatchOptionsError(ValueError):
-    """Options that contradict each other (e.g. bootstrap and a bookmark)."""
+    """Options that contradict each other (e.g. bootstrap and a bookmark); `field` is the
+    option at fault, so the API can name it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
 
 
 class State(Protocol):

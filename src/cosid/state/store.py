@@ -157,10 +157,14 @@ class Store:
 
     async def teardown_and_destroy(self, pointer: Pointer, owner: str = "") -> None:
         await self.teardown(pointer, owner)
+        created = self._stored(pointer).metadata.created
         collection = self._collection(pointer.kind)
         while True:
             changed = collection.changed
-            if not self._stored(pointer).metadata.finalizers:
+            current = self._stored(pointer)
+            if current.metadata.created != created:  # destroyed and made anew: not ours to end
+                raise NotFoundError(pointer)
+            if not current.metadata.finalizers:
                 await self.destroy(pointer, owner)
                 return
             await changed.wait()
@@ -199,7 +203,7 @@ class Store:
         resumes = options.tail_events or options.start_from_bookmark is not None
         if options.bootstrap_contents and resumes:
             raise InvalidWatchOptionsError(
-                "bootstrap_contents excludes tail_events and start_from_bookmark",
+                "bootstrap_contents", "cannot be combined with tail_events or start_from_bookmark"
             )
         collection = self._collection(kind)
         if options.start_from_bookmark is not None:
@@ -225,22 +229,34 @@ class Store:
         initial: Sequence[EventBatch],
         select: EventSelector,
     ) -> AsyncIterator[EventBatch]:
-        for batch in initial:
-            yield batch
-        while not self._closed:
-            changed = collection.changed
-            try:
-                events = collection.read(position)
-            except HistoryOverrunError as overrun:
-                yield [Event(EventType.ERRORED, None, error=str(overrun))]
-                return
-            if not events:
-                await changed.wait()
-                continue
-            position += len(events)
-            batch = [selected for event in events if (selected := select(event)) is not None]
-            if batch:
+        collection.watchers += 1
+        try:
+            for batch in initial:
                 yield batch
+            while True:
+                if self._closed:
+                    raise StoreClosedError("the daemon is shutting down")
+                changed = collection.changed
+                try:
+                    events = collection.read(position)
+                except HistoryOverrunError as overrun:
+                    yield [Event(EventType.ERRORED, None, error=str(overrun))]
+                    return
+                if not events:
+                    await changed.wait()
+                    continue
+                position += len(events)
+                batch = [selected for event in events if (selected := select(event)) is not None]
+                if batch:
+                    yield batch
+        finally:
+            collection.watchers -= 1
+            self._forget_if_unused(collection)
+
+    def _forget_if_unused(self, collection: Collection) -> None:
+        """Drop a collection only watches made: watching random types costs no lasting memory."""
+        if collection.watchers == 0 and collection.published == 0 and not collection.resources:
+            self._collections.pop(collection.kind, None)
 
     def close(self) -> None:
         if self._closed:
@@ -253,9 +269,9 @@ class Store:
 
 def _check_resume_options(tail_events: int, start_from_bookmark: bytes | None) -> None:
     if tail_events < 0:
-        raise InvalidWatchOptionsError("tail_events must not be negative")
+        raise InvalidWatchOptionsError("tail_events", "must not be negative")
     if tail_events and start_from_bookmark is not None:
-        raise InvalidWatchOptionsError("tail_events and start_from_bookmark exclude each other")
+        raise InvalidWatchOptionsError("tail_events", "cannot be combined with start_from_bookmark")
 
 
 def _query_selector(query: ResourceQuery) -> EventSelector:

@@ -1,0 +1,1 @@
+"""`cosictl`, the command-line client (console script `cosictl = cosid.cli.main:main`)."""

@@ -1,0 +1,16 @@
+"""A small synchronous client library for cosid, over the store's model types."""
+
+from cosid.client.client import Client
+from cosid.client.definitions import TypeDefinition
+from cosid.client.endpoint import DEFAULT_ENDPOINT, ENDPOINT_ENV, EndpointError, resolve_endpoint
+from cosid.client.watch import EventStream
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "ENDPOINT_ENV",
+    "Client",
+    "EndpointError",
+    "EventStream",
+    "TypeDefinition",
+    "resolve_endpoint",
+]
