@@ -1,5 +1,5 @@
-"""The CLI tests use the client tests' fixtures: one daemon per package, a kind per test."""
+"""The CLI tests use the client tests' fixtures: a kind per test."""
 
-from tests.client.fixtures import kind, shared_daemon
+from tests.client.fixtures import kind
 
-__all__ = ["kind", "shared_daemon"]
+__all__ = ["kind"]

@@ -2,8 +2,9 @@
 
 from cosid.client.client import Client
 from cosid.client.definitions import TypeDefinition
-from cosid.client.endpoint import DEFAULT_ENDPOINT, ENDPOINT_ENV, EndpointError, resolve_endpoint
+from cosid.client.endpoint import ENDPOINT_ENV, resolve_endpoint
 from cosid.client.watch import EventStream
+from cosid.endpoint import DEFAULT_ENDPOINT, EndpointError
 
 __all__ = [
     "DEFAULT_ENDPOINT",

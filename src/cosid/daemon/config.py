@@ -8,12 +8,12 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from cosid.endpoint import DEFAULT_ENDPOINT
 from cosid.server.limits import Limits
 from cosid.state.registry import NamespaceDefinition
 from cosid.state.sqlite import Synchronous
 from cosid.state.store import DEFAULT_HISTORY_CAPACITY
 
-DEFAULT_LISTEN = "unix:///run/cosid/cosid.sock"
 DEFAULT_STATE_DIR = Path("/var/lib/cosid")
 
 
@@ -52,7 +52,7 @@ class StateConfig(_Strict):
 
 
 class Config(_Strict):
-    listen: str = DEFAULT_LISTEN
+    listen: str = DEFAULT_ENDPOINT
     socket_mode: int = 0o660
     state_dir: Path = DEFAULT_STATE_DIR
     state: StateConfig = StateConfig()

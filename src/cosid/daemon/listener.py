@@ -19,16 +19,6 @@ class ListenerError(Exception):
     """The socket cannot be used; the message says why."""
 
 
-def socket_path(address: str) -> Path:
-    """`unix:///run/x.sock`, `unix:/run/x.sock` or `/run/x.sock` -> the absolute path."""
-    path = address.removeprefix("unix://").removeprefix("unix:")
-    if not path.startswith("/"):
-        raise ListenerError(
-            f"listen address {address!r}: only absolute unix socket paths are served"
-        )
-    return Path(path)
-
-
 class UnixListener:
     def __init__(self, path: Path, mode: int) -> None:
         self.path = path

@@ -12,8 +12,9 @@ from pathlib import Path
 import structlog
 
 from cosid.daemon.config import Config, ConfigError, load_config
-from cosid.daemon.listener import ListenerError, UnixListener, socket_path
+from cosid.daemon.listener import ListenerError, UnixListener
 from cosid.daemon.logs import configure_logging
+from cosid.endpoint import unix_socket_path
 from cosid.server.app import Server
 from cosid.state.journal import Journal
 from cosid.state.meta import publish_meta
@@ -43,7 +44,7 @@ def open_journal(config: Config) -> Journal | None:
 
 async def serve(config: Config) -> None:
     registry = Registry(ns.definition() for ns in config.namespaces)
-    listener = UnixListener(socket_path(config.listen), config.socket_mode)
+    listener = UnixListener(unix_socket_path(config.listen), config.socket_mode)
     listener.claim()
     store = Store(open_journal(config), registry.durable_namespaces, config.state.history)
     await publish_meta(store, registry)
