@@ -7,14 +7,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]  # stubs predate aio
 from grpc_reflection.v1alpha import reflection
 
-from cosid.api.cosi.resource import state_pb2, state_pb2_grpc
+from cosid.api.cosi.resource import state_pb2
+from cosid.server import rpc
 from cosid.server.limits import Limits
-from cosid.server.rpc import DecodeRequests
 from cosid.server.state_service import StateService
 from cosid.state.registry import Registry
 from cosid.state.state import State
 
-STATE_SERVICE = state_pb2.DESCRIPTOR.services_by_name["State"].full_name
+STATE_DESCRIPTOR = state_pb2.DESCRIPTOR.services_by_name["State"]
+STATE_SERVICE = STATE_DESCRIPTOR.full_name
 
 
 class Server:
@@ -22,7 +23,6 @@ class Server:
 
     def __init__(self, state: State, registry: Registry, limits: Limits) -> None:
         self.grpc = grpc.aio.server(
-            interceptors=[DecodeRequests(f"/{STATE_SERVICE}/")],
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
                 ("grpc.max_send_message_length", limits.max_message_bytes),
@@ -30,7 +30,7 @@ class Server:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        state_pb2_grpc.add_StateServicer_to_server(StateService(state, registry, limits), self.grpc)
+        rpc.add_service(self.grpc, StateService(state, registry, limits), STATE_DESCRIPTOR)
         self.health = health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection(

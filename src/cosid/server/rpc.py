@@ -1,8 +1,11 @@
-"""Wrappers every RPC handler goes through: error translation and one log line per call.
+"""How services are served: request decoding, error translation and one log line per call.
 
 Handlers raise the store's or validation's errors and bind what they touched with
 `structlog.contextvars.bind_contextvars`; the wrapper turns errors into statuses and writes
 the request line (info for mutations, debug for reads) with the outcome and duration.
+`add_service` registers a servicer from its proto descriptor with decoding that never fails:
+an undecodable request reaches the wrapper, which answers INVALID_ARGUMENT naming it (grpc
+itself would answer UNKNOWN with a Python exception in the message).
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import grpc
 import structlog
-from google.protobuf.message import DecodeError
+from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.message import DecodeError, Message
+from google.protobuf.message_factory import GetMessageClass
 from structlog.contextvars import bind_contextvars, clear_contextvars
 
 from cosid.server.errors import EXPECTED_ERRORS, FieldViolation, InvalidArgumentError, to_status
@@ -30,6 +36,46 @@ UnaryHandler = Callable[[Service, Request, grpc.aio.ServicerContext[Any, Any]], 
 StreamHandler = Callable[
     [Service, Request, grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Response]
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """Stands in for a request whose bytes are not a valid message of its type."""
+
+    message_type: str
+
+    def error(self) -> InvalidArgumentError:
+        description = f"cannot be decoded as a {self.message_type}"
+        return InvalidArgumentError([FieldViolation("request", description)])
+
+
+def _decoder(message_class: type[Message]) -> Callable[[bytes], Message | Undecodable]:
+    def decode(raw: bytes) -> Message | Undecodable:
+        try:
+            return message_class.FromString(raw)
+        except DecodeError:
+            return Undecodable(message_class.DESCRIPTOR.full_name)
+
+    return decode
+
+
+def add_service(server: grpc.aio.Server, servicer: object, service: ServiceDescriptor) -> None:
+    """Serve every method of `service` from the servicer's method of the same name."""
+    handlers = {}
+    for method in service.methods:
+        make_handler = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        handlers[method.name] = make_handler(
+            getattr(servicer, method.name),
+            request_deserializer=_decoder(GetMessageClass(method.input_type)),
+            response_serializer=GetMessageClass(method.output_type).SerializeToString,
+        )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
+    )
 
 
 def _log_outcome(rpc: str, mutates: bool, started: float, code: grpc.StatusCode) -> None:
@@ -63,6 +109,8 @@ def unary(
             clear_contextvars()
             started, code = time.perf_counter(), grpc.StatusCode.OK
             try:
+                if isinstance(request, Undecodable):
+                    raise request.error()
                 return await handler(self, request, context)
             except asyncio.CancelledError:  # the client went away or its deadline passed
                 code = grpc.StatusCode.CANCELLED
@@ -89,6 +137,8 @@ def stream(
         clear_contextvars()
         started, code = time.perf_counter(), grpc.StatusCode.OK
         try:
+            if isinstance(request, Undecodable):
+                raise request.error()
             async for response in handler(self, request, context):
                 yield response
         except asyncio.CancelledError:
@@ -101,74 +151,3 @@ def stream(
             _log_outcome(handler.__name__, False, started, code)
 
     return run
-
-
-UnaryBehaviour = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
-StreamBehaviour = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Any]]
-
-if TYPE_CHECKING:
-    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
-else:  # not subscriptable at run time
-    _ServerInterceptor = grpc.aio.ServerInterceptor
-
-
-class DecodeRequests(_ServerInterceptor):
-    """Decode requests of the services under `prefix` in the handler instead of in grpc.
-
-    grpc answers an undecodable request with UNKNOWN and a Python exception in the message;
-    this answers INVALID_ARGUMENT with a BadRequest naming the request, like any bad input.
-    """
-
-    def __init__(self, prefix: str) -> None:
-        self._prefix = prefix
-
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or not method.startswith(self._prefix):
-            return handler
-        decode = handler.request_deserializer
-        if decode is None:
-            return handler
-
-        async def request(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            try:
-                return decode(raw)
-            except DecodeError:
-                clear_contextvars()
-                started = time.perf_counter()
-                violation = FieldViolation("request", f"cannot be decoded as a {method} request")
-                try:
-                    await _abort(context, InvalidArgumentError([violation]))
-                finally:
-                    rpc = method.rsplit("/", 1)[-1]
-                    _log_outcome(rpc, False, started, grpc.StatusCode.INVALID_ARGUMENT)
-
-        if handler.unary_unary is not None:
-            unary = cast(UnaryBehaviour, handler.unary_unary)
-
-            async def unary_unary(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                return await unary(await request(raw, context), context)
-
-            return grpc.unary_unary_rpc_method_handler(
-                unary_unary, response_serializer=handler.response_serializer
-            )
-        if handler.unary_stream is not None:
-            streaming = cast(StreamBehaviour, handler.unary_stream)
-
-            async def unary_stream(
-                raw: bytes, context: grpc.aio.ServicerContext[Any, Any]
-            ) -> AsyncIterator[Any]:
-                async for response in streaming(await request(raw, context), context):
-                    yield response
-
-            return grpc.unary_stream_rpc_method_handler(
-                unary_stream, response_serializer=handler.response_serializer
-            )
-        return handler
