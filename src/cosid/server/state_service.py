@@ -11,6 +11,7 @@ from structlog.contextvars import bind_contextvars
 from cosid.api.cosi.resource import state_pb2, state_pb2_grpc
 from cosid.server import rpc
 from cosid.server.errors import DeniedError, WatcherOverrunError
+from cosid.server.event_cache import WireEventCache
 from cosid.server.limits import Limits
 from cosid.server.validation import (
     check_single_watch_options,
@@ -20,7 +21,7 @@ from cosid.server.validation import (
     query_from_request,
     resource_from_request,
 )
-from cosid.state.codec import event_to_wire, phase_from_wire, resource_to_wire
+from cosid.state.codec import phase_from_wire, resource_to_wire
 from cosid.state.events import EventType
 from cosid.state.registry import META_NAMESPACE, Registry
 from cosid.state.resource import Kind, Pointer, Resource
@@ -42,6 +43,7 @@ class StateService(state_pb2_grpc.StateServicer):
         self._state = state
         self._registry = registry
         self._limits = limits
+        self._wire_events = WireEventCache()
 
     def _readable(self, kind: Kind) -> None:
         self._registry.check(kind)
@@ -146,7 +148,7 @@ class StateService(state_pb2_grpc.StateServicer):
         aggregated = request.options.aggregated
         async for batch in batches:
             # converted as sent: a watcher far behind never holds its whole backlog twice
-            events = (event_to_wire(e) for e in batch if e.type not in hidden)
+            events = (self._wire_events.to_wire(e) for e in batch if e.type not in hidden)
             if aggregated:
                 for chunk in _within_message_size(events, self._limits.max_message_bytes):
                     yield state_pb2.WatchResponse(event=chunk)
