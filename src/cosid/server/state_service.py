@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from structlog.contextvars import bind_contextvars
@@ -38,6 +38,24 @@ LEGACY_HIDDEN_EVENTS = frozenset({EventType.BOOTSTRAPPED, EventType.ERRORED})
 """Clients that send api_version 0 predate these event types."""
 
 
+class OwnerOptions(Protocol):
+    @property
+    def owner(self) -> str: ...
+
+
+class TargetedRequest(Protocol):
+    """Destroy, Teardown and TeardownAndDestroy requests: a resource and an owner."""
+
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def options(self) -> OwnerOptions: ...
+
+
 class StateService(state_pb2_grpc.StateServicer):
     def __init__(self, state: State, registry: Registry, limits: Limits) -> None:
         self._state = state
@@ -57,6 +75,13 @@ class StateService(state_pb2_grpc.StateServicer):
         pointer = pointer_from_request(namespace, type_, id_, self._limits)
         bind_contextvars(resource=str(pointer))
         return pointer
+
+    def _target(self, request: TargetedRequest) -> tuple[Pointer, str]:
+        """The resource a Destroy or Teardown acts on, and as which owner; checked writable."""
+        pointer = self._pointer(request.namespace, request.type, request.id)
+        owner = owner_from_request(request.options.owner, "options.owner", self._limits)
+        self._writable(pointer.kind)
+        return pointer, owner
 
     def _resource(self, message: Any, field: str) -> Resource:
         resource = resource_from_request(message, field, self._limits)
@@ -112,30 +137,21 @@ class StateService(state_pb2_grpc.StateServicer):
     async def Destroy(
         self, request: state_pb2.DestroyRequest, context: Context
     ) -> state_pb2.DestroyResponse:
-        pointer = self._pointer(request.namespace, request.type, request.id)
-        owner = owner_from_request(request.options.owner, "options.owner", self._limits)
-        self._writable(pointer.kind)
-        await self._state.destroy(pointer, owner)
+        await self._state.destroy(*self._target(request))
         return state_pb2.DestroyResponse()
 
     @rpc.unary(mutates=True)
     async def Teardown(
         self, request: state_pb2.TeardownRequest, context: Context
     ) -> state_pb2.TeardownResponse:
-        pointer = self._pointer(request.namespace, request.type, request.id)
-        owner = owner_from_request(request.options.owner, "options.owner", self._limits)
-        self._writable(pointer.kind)
-        ready = await self._state.teardown(pointer, owner)
+        ready = await self._state.teardown(*self._target(request))
         return state_pb2.TeardownResponse(destroy_ready=ready)
 
     @rpc.unary(mutates=True)
     async def TeardownAndDestroy(
         self, request: state_pb2.TeardownAndDestroyRequest, context: Context
     ) -> state_pb2.TeardownAndDestroyResponse:
-        pointer = self._pointer(request.namespace, request.type, request.id)
-        owner = owner_from_request(request.options.owner, "options.owner", self._limits)
-        self._writable(pointer.kind)
-        await self._state.teardown_and_destroy(pointer, owner)
+        await self._state.teardown_and_destroy(*self._target(request))
         return state_pb2.TeardownAndDestroyResponse()
 
     @rpc.stream
