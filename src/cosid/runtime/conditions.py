@@ -1,0 +1,52 @@
+"""Per-item progress every controller gets for free: a condition resource beside the item.
+
+Visible through the State service like any resource, merged into typed status views, and what
+`Apply` with `wait` waits on: ready at the applied version, or the reason it is not.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from cosid.state.registry import NamespaceDefinition, ResourceDefinition
+from cosid.state.resource import Kind, Pointer, Resource, Spec
+
+RUNTIME_NAMESPACE = NamespaceDefinition(
+    "runtime", "What the controllers observe and how far they got.", durable=False, open=False
+)
+CONDITIONS = Kind(RUNTIME_NAMESPACE.name, "Conditions.runtime.cosi.dev")
+CONDITIONS_DEFINITION = ResourceDefinition(CONDITIONS.type, CONDITIONS.namespace)
+
+
+class Reason(StrEnum):
+    RECONCILED = "Reconciled"
+    RECONCILE_FAILED = "ReconcileFailed"
+    TEARDOWN_FAILED = "TeardownFailed"
+
+
+class Condition(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    controller: str
+    observed_version: int
+    """The item's version the controller last reconciled successfully (0: never)."""
+    ready: bool
+    reason: Reason
+    message: str = ""
+    attempts: int = 0
+    """Failures in a row; 0 once it succeeds."""
+
+    def to_spec(self) -> Spec:
+        return Spec(yaml=yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False))
+
+    @classmethod
+    def from_resource(cls, resource: Resource) -> Condition:
+        return cls.model_validate(yaml.safe_load(resource.spec.yaml))
+
+
+def condition_pointer(controller: str, item: Pointer) -> Pointer:
+    """Keyed by controller, then the item's type and id (its namespace follows from its type)."""
+    return Pointer(CONDITIONS.namespace, CONDITIONS.type, f"{controller}/{item.type}/{item.id}")

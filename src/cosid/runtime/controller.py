@@ -1,0 +1,60 @@
+"""What a controller is: a name, what it reads, what it writes, and two async functions.
+
+Everything else (watches, coalescing, retries, finalizers, conditions, metrics) belongs to the
+runtime, so a domain's controller holds only domain logic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from cosid.runtime.writer import OutputWriter
+from cosid.state.resource import Kind, Resource
+
+
+class Strength(StrEnum):
+    STRONG = "strong"
+    """The controller acts on these resources: they carry its finalizer while it has."""
+    WEAK = "weak"
+    """The controller only reads these: a change re-queues its items."""
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    kind: Kind
+    strength: Strength = Strength.WEAK
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    kind: Kind
+    exclusive: bool = True
+
+
+class Controller(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def inputs(self) -> tuple[Input, ...]:
+        """The first is the primary input (strong): each of its resources is an item."""
+        ...
+
+    @property
+    def outputs(self) -> tuple[Output, ...]: ...
+
+    @property
+    def resync_seconds(self) -> float | None:
+        """Reconcile every item this often even without events (for state the kernel does not
+        announce, e.g. /proc/sys); None: events only."""
+        ...
+
+    async def reconcile(self, item: Resource, writer: OutputWriter) -> None:
+        """Make the system match `item`; raise to fail (the runtime retries with backoff)."""
+        ...
+
+    async def teardown(self, item: Resource, writer: OutputWriter) -> None:
+        """Undo what reconcile did; the item is destroyed once this returns."""
+        ...

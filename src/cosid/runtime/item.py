@@ -1,0 +1,146 @@
+"""One item of one controller: a task that reconciles it whenever it is poked, one at a time.
+
+Pokes coalesce (ten events while a reconcile runs mean one more reconcile, of the latest
+version), a failure waits its backoff unless a new event comes first, and one item's slowness
+or failures never delay another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import structlog
+
+from cosid.runtime.backoff import Backoff
+from cosid.runtime.conditions import Condition, Reason, condition_pointer
+from cosid.runtime.controller import Controller
+from cosid.runtime.metrics import ControllerMetrics
+from cosid.runtime.writer import OutputWriter
+from cosid.state.errors import NotFoundError, PhaseConflictError, VersionConflictError
+from cosid.state.resource import Phase, Pointer, Resource
+from cosid.state.state import State
+
+log = structlog.get_logger("cosid.runtime")
+
+
+@dataclass(frozen=True, slots=True)
+class ItemContext:
+    """What every item of a controller shares."""
+
+    state: State
+    controller: Controller
+    writer: OutputWriter
+    conditions: OutputWriter
+    metrics: ControllerMetrics
+    backoff: Backoff
+
+
+class Item:
+    def __init__(self, context: ItemContext, pointer: Pointer) -> None:
+        self._context = context
+        self.pointer = pointer
+        self._poked = asyncio.Event()
+        self._observed_version = 0
+        self._failures = 0
+        self.task = asyncio.create_task(self._work(), name=f"{context.controller.name}:{pointer}")
+
+    def poke(self) -> None:
+        self._poked.set()
+
+    async def _work(self) -> None:
+        while True:
+            await self._poked.wait()
+            self._poked.clear()
+            try:
+                resource = await self._context.state.get(self.pointer)
+            except NotFoundError:
+                continue  # destroyed: the controller's run ends this task
+            try:
+                await self._step(resource)
+            except (VersionConflictError, PhaseConflictError):
+                continue  # someone changed it meanwhile: their event pokes us again
+            except Exception as error:  # a domain failure: retried, and shown on the condition
+                await self._failed(resource, error)
+                try:
+                    await asyncio.wait_for(
+                        self._poked.wait(), self._context.backoff.delay(self._failures)
+                    )
+                except TimeoutError:
+                    self._poked.set()
+            else:
+                self._failures = 0
+
+    async def _step(self, resource: Resource) -> None:
+        name = self._context.controller.name
+        finalizers = resource.metadata.finalizers
+        started = time.perf_counter()
+        if resource.metadata.phase == Phase.TEARING_DOWN:
+            if name not in finalizers:
+                return
+            await self._context.controller.teardown(resource, self._context.writer)
+            await self._context.state.update(
+                resource.with_metadata(finalizers=tuple(f for f in finalizers if f != name)),
+                owner=resource.metadata.owner,
+            )
+            self._context.metrics.teardowns += 1
+            log.info("torn down", controller=name, item=str(self.pointer))
+        else:
+            if name not in finalizers:
+                resource = await self._context.state.update(
+                    resource.with_metadata(finalizers=(*finalizers, name)),
+                    owner=resource.metadata.owner,
+                    expected_phase=Phase.RUNNING,
+                )
+            await self._context.controller.reconcile(resource, self._context.writer)
+            self._context.metrics.reconciles += 1
+            self._observed_version = resource.version
+            await self._condition(
+                Condition(
+                    controller=name,
+                    observed_version=resource.version,
+                    ready=True,
+                    reason=Reason.RECONCILED,
+                )
+            )
+        self._context.metrics.observe(time.perf_counter() - started)
+
+    async def _failed(self, resource: Resource, error: Exception) -> None:
+        self._failures += 1
+        tearing_down = resource.metadata.phase == Phase.TEARING_DOWN
+        metrics = self._context.metrics
+        if tearing_down:
+            metrics.teardown_failures += 1
+        else:
+            metrics.reconcile_failures += 1
+        reason = Reason.TEARDOWN_FAILED if tearing_down else Reason.RECONCILE_FAILED
+        log.warning(
+            "reconcile failed",
+            controller=self._context.controller.name,
+            item=str(self.pointer),
+            reason=reason.value,
+            error=str(error),
+            failures=self._failures,
+        )
+        await self._condition(
+            Condition(
+                controller=self._context.controller.name,
+                observed_version=self._observed_version,
+                ready=False,
+                reason=reason,
+                message=str(error) or type(error).__name__,
+                attempts=self._failures,
+            )
+        )
+
+    async def _condition(self, condition: Condition) -> None:
+        pointer = condition_pointer(self._context.controller.name, self.pointer)
+        await self._context.conditions.put(pointer, condition.to_spec())
+
+    async def forget(self) -> None:
+        """The item is gone: stop working on it and drop its condition."""
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+        pointer = condition_pointer(self._context.controller.name, self.pointer)
+        await self._context.conditions.destroy(pointer)

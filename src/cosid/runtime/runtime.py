@@ -1,0 +1,172 @@
+"""Runs controllers: checks who owns what at start-up, feeds each its items, restarts crashes.
+
+Each controller watches its primary input with bootstrap, so starting (or restarting) the
+daemon re-applies every stored spec; weak inputs and the resync timer re-queue every item;
+the store's DESTROYED event ends an item's task and its condition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import structlog
+
+from cosid.runtime.backoff import Backoff
+from cosid.runtime.conditions import CONDITIONS
+from cosid.runtime.controller import Controller, Strength
+from cosid.runtime.item import Item, ItemContext
+from cosid.runtime.metrics import ControllerMetrics
+from cosid.runtime.writer import OutputWriter
+from cosid.state.events import EventType
+from cosid.state.resource import Kind, Pointer
+from cosid.state.state import State, WatchKindOptions
+from cosid.state.store import StoreClosedError
+
+log = structlog.get_logger("cosid.runtime")
+
+RUNTIME_OWNER = "runtime"
+
+
+class ControllerSetupError(ValueError):
+    """Controllers that cannot run together (names, inputs or output ownership)."""
+
+
+class WatchLostError(Exception):
+    """The controller's watch fell behind the store's history; it restarts from a bootstrap."""
+
+
+def check_controllers(controllers: Sequence[Controller]) -> None:
+    names = [c.name for c in controllers]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ControllerSetupError(f"controller names used twice: {', '.join(duplicates)}")
+    writers: dict[Kind, list[tuple[str, bool]]] = {}
+    for controller in controllers:
+        if not controller.inputs or controller.inputs[0].strength != Strength.STRONG:
+            raise ControllerSetupError(f"controller {controller.name!r}: no strong primary input")
+        for output in controller.outputs:
+            if output.kind == CONDITIONS:
+                raise ControllerSetupError(f"controller {controller.name!r}: {CONDITIONS} is ours")
+            writers.setdefault(output.kind, []).append((controller.name, output.exclusive))
+    for kind, owners in writers.items():
+        if len(owners) > 1 and any(exclusive for _, exclusive in owners):
+            names_of = ", ".join(name for name, _ in owners)
+            raise ControllerSetupError(f"{kind} has an exclusive owner among several: {names_of}")
+
+
+class ControllerRun:
+    """One controller's life: its watches, its items, its restarts."""
+
+    def __init__(self, state: State, controller: Controller, backoff: Backoff) -> None:
+        self._state = state
+        self._controller = controller
+        self._backoff = backoff
+        self.metrics = ControllerMetrics()
+        self._items: dict[str, Item] = {}
+        self._context = ItemContext(
+            state=state,
+            controller=controller,
+            writer=OutputWriter(
+                state, controller.name, frozenset(o.kind for o in controller.outputs)
+            ),
+            conditions=OutputWriter(state, RUNTIME_OWNER, frozenset({CONDITIONS})),
+            metrics=self.metrics,
+            backoff=backoff,
+        )
+
+    def refresh(self) -> None:
+        """Reconcile every item now (an on-demand resync)."""
+        for item in self._items.values():
+            item.poke()
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._serve()
+            except StoreClosedError:
+                return
+            except Exception as error:
+                failures += 1
+                self.metrics.restarts += 1
+                delay = self._backoff.delay(failures)
+                log.error(
+                    "controller crashed, restarting",
+                    controller=self._controller.name,
+                    error=str(error) or type(error).__name__,
+                    restart_in_seconds=delay,
+                )
+                await asyncio.sleep(delay)
+            finally:
+                await self._forget_all()
+
+    async def _serve(self) -> None:
+        primary = self._controller.inputs[0].kind
+        watch = await self._state.watch_kind(primary, WatchKindOptions(bootstrap_contents=True))
+        helpers = [
+            asyncio.create_task(self._follow_weak(i.kind)) for i in self._controller.inputs[1:]
+        ]
+        if self._controller.resync_seconds:
+            helpers.append(asyncio.create_task(self._resync(self._controller.resync_seconds)))
+        try:
+            async for batch in watch:
+                for event in batch:
+                    if event.type == EventType.ERRORED:
+                        raise WatchLostError(event.error)
+                    if event.resource is None or event.type == EventType.BOOTSTRAPPED:
+                        continue
+                    pointer = event.resource.pointer
+                    if event.type == EventType.DESTROYED:
+                        await self._forget(pointer.id)
+                    else:
+                        self._item(pointer).poke()
+        finally:
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    def _item(self, pointer: Pointer) -> Item:
+        item = self._items.get(pointer.id)
+        if item is None:
+            item = self._items[pointer.id] = Item(self._context, pointer)
+        return item
+
+    async def _forget(self, item_id: str) -> None:
+        item = self._items.pop(item_id, None)
+        if item is not None:
+            await item.forget()
+
+    async def _forget_all(self) -> None:
+        for item_id in list(self._items):
+            await self._forget(item_id)
+
+    async def _follow_weak(self, kind: Kind) -> None:
+        async for _ in await self._state.watch_kind(kind):
+            self.refresh()
+
+    async def _resync(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            self.refresh()
+
+
+class Runtime:
+    def __init__(
+        self, state: State, controllers: Sequence[Controller], backoff: Backoff = Backoff()
+    ) -> None:
+        check_controllers(controllers)
+        self.runs = {c.name: ControllerRun(state, c, backoff) for c in controllers}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(run.run(), name=name) for name, run in self.runs.items()]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    def metrics(self) -> dict[str, ControllerMetrics]:
+        return {name: run.metrics for name, run in self.runs.items()}

@@ -1,0 +1,48 @@
+"""The only way a controller writes: to the kinds it declared as outputs, as their owner."""
+
+from __future__ import annotations
+
+from cosid.state.errors import NotFoundError
+from cosid.state.resource import Kind, Metadata, Pointer, Resource, Spec
+from cosid.state.state import State
+
+
+class OwnershipError(Exception):
+    """A controller tried to write a kind it did not declare as an output."""
+
+
+class OutputWriter:
+    def __init__(self, state: State, owner: str, outputs: frozenset[Kind]) -> None:
+        self._state = state
+        self._owner = owner
+        self._outputs = outputs
+
+    def _check(self, pointer: Pointer) -> None:
+        if pointer.kind not in self._outputs:
+            raise OwnershipError(f"controller {self._owner!r} does not own {pointer.kind}")
+
+    async def get(self, pointer: Pointer) -> Resource | None:
+        """Reads are free; None when missing."""
+        try:
+            return await self._state.get(pointer)
+        except NotFoundError:
+            return None
+
+    async def put(self, pointer: Pointer, spec: Spec) -> Resource:
+        """Create or update; an unchanged spec writes nothing (no version, no event)."""
+        self._check(pointer)
+        current = await self.get(pointer)
+        if current is None:
+            metadata = Metadata(pointer.namespace, pointer.type, pointer.id)
+            return await self._state.create(Resource(metadata, spec), owner=self._owner)
+        if current.spec == spec:
+            return current
+        return await self._state.update(Resource(current.metadata, spec), owner=self._owner)
+
+    async def destroy(self, pointer: Pointer) -> None:
+        """Destroy if present."""
+        self._check(pointer)
+        try:
+            await self._state.destroy(pointer, owner=self._owner)
+        except NotFoundError:
+            return

@@ -1,0 +1,270 @@
+"""The runtime's contract (docs/runtime.md), one behaviour per test."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from cosid.runtime.conditions import Reason
+from cosid.runtime.controller import Input, Output, Strength
+from cosid.runtime.runtime import ControllerSetupError, Runtime
+from cosid.state.errors import NotFoundError
+from cosid.state.resource import Kind, Phase, Pointer
+from cosid.state.store import Store
+from tests.runtime.conftest import (
+    FAST,
+    SPECS,
+    STATUSES,
+    Recorder,
+    condition_of,
+    eventually,
+    spec_pointer,
+    widget,
+)
+
+
+def test_two_exclusive_owners_of_one_kind_is_a_start_up_error(store: Store) -> None:
+    with pytest.raises(ControllerSetupError, match="exclusive owner"):
+        Runtime(store, [Recorder(name="a"), Recorder(name="b")])
+
+
+def test_shared_outputs_may_have_several_writers(store: Store) -> None:
+    shared = (Output(STATUSES, exclusive=False),)
+    Runtime(store, [Recorder(name="a", outputs=shared), Recorder(name="b", outputs=shared)])
+
+
+@pytest.mark.parametrize(
+    ("controllers", "message"),
+    [
+        ([Recorder(name="a", outputs=()), Recorder(name="a", outputs=())], "used twice"),
+        ([Recorder(inputs=(Input(SPECS, Strength.WEAK),))], "no strong primary input"),
+        ([Recorder(inputs=())], "no strong primary input"),
+    ],
+)
+def test_controllers_that_cannot_run_are_refused(
+    store: Store, controllers: list[Recorder], message: str
+) -> None:
+    with pytest.raises(ControllerSetupError, match=message):
+        Runtime(store, controllers)
+
+
+async def test_an_item_is_reconciled_with_a_finalizer_and_a_ready_condition(
+    store: Store, recorder: Recorder, runtime: Runtime
+) -> None:
+    await store.create(widget("a"))
+
+    async def converged() -> bool:
+        condition = await condition_of(store, "widgets", "a")
+        return condition is not None and condition.ready
+
+    await eventually(converged)
+    spec = await store.get(spec_pointer("a"))
+    assert spec.metadata.finalizers == ("widgets",)
+    condition = await condition_of(store, "widgets", "a")
+    assert condition is not None
+    assert (condition.observed_version, condition.reason) == (spec.version, Reason.RECONCILED)
+    status = await store.get(Pointer(STATUSES.namespace, STATUSES.type, "a"))
+    assert (status.spec.yaml, status.metadata.owner) == ("text: on\n", "widgets")
+
+
+async def test_events_while_an_item_reconciles_coalesce_into_one_more_run(
+    store: Store, recorder: Recorder, runtime: Runtime
+) -> None:
+    gate = recorder.blocked["a"] = asyncio.Event()
+    current = await store.create(widget("a"))
+    await asyncio.sleep(0.05)  # the first reconcile is now waiting at the gate
+    for n in range(20):
+        current = await store.update(
+            (await store.get(spec_pointer("a"))).with_metadata(labels={"n": str(n)})
+        )
+    gate.set()
+
+    async def latest_seen() -> bool:
+        return bool(recorder.reconciled) and recorder.reconciled[-1][1] == current.version
+
+    await eventually(latest_seen)
+    await asyncio.sleep(0.05)
+    assert len(recorder.reconciled) <= 3, recorder.reconciled
+
+
+async def test_a_stuck_or_failing_item_does_not_hold_the_others_back(
+    store: Store, recorder: Recorder, runtime: Runtime
+) -> None:
+    recorder.blocked["stuck"] = asyncio.Event()
+    recorder.failing["broken"] = OSError("permission denied")
+    for item_id in ("stuck", "broken", "fine"):
+        await store.create(widget(item_id))
+
+    async def fine_converged() -> bool:
+        return ("fine", 2) in recorder.reconciled
+
+    await eventually(fine_converged)
+    assert all(item_id == "fine" for item_id, _ in recorder.reconciled)
+
+
+async def test_failures_show_on_the_condition_and_are_retried_with_backoff(
+    store: Store, recorder: Recorder, runtime: Runtime
+) -> None:
+    recorder.failing["a"] = OSError("the key is read-only")
+    await store.create(widget("a"))
+
+    async def failed_a_few_times() -> bool:
+        condition = await condition_of(store, "widgets", "a")
+        return condition is not None and condition.attempts >= 3
+
+    await eventually(failed_a_few_times)
+    condition = await condition_of(store, "widgets", "a")
+    assert condition is not None
+    assert (condition.ready, condition.reason) == (False, Reason.RECONCILE_FAILED)
+    assert condition.message == "the key is read-only"
+    assert runtime.metrics()["widgets"].reconcile_failures >= 3
+
+    del recorder.failing["a"]
+
+    async def recovered() -> bool:
+        condition = await condition_of(store, "widgets", "a")
+        return condition is not None and condition.ready
+
+    await eventually(recovered)
+    condition = await condition_of(store, "widgets", "a")
+    assert condition is not None
+    assert condition.attempts == 0
+
+
+async def test_deleting_an_item_tears_it_down_before_it_goes(
+    store: Store, recorder: Recorder, runtime: Runtime
+) -> None:
+    await store.create(widget("a"))
+
+    async def reconciled() -> bool:
+        return bool(recorder.reconciled)
+
+    await eventually(reconciled)
+
+    await asyncio.wait_for(store.teardown_and_destroy(spec_pointer("a")), 2)
+
+    assert recorder.torn_down == ["a"]
+    with pytest.raises(NotFoundError):
+        await store.get(Pointer(STATUSES.namespace, STATUSES.type, "a"))
+
+    async def condition_gone() -> bool:
+        return await condition_of(store, "widgets", "a") is None
+
+    await eventually(condition_gone)
+
+
+async def test_a_failing_teardown_keeps_the_item_until_it_succeeds(
+    store: Store, recorder: Recorder, runtime: Runtime
+) -> None:
+    await store.create(widget("a"))
+
+    async def reconciled() -> bool:
+        return bool(recorder.reconciled)
+
+    await eventually(reconciled)
+    recorder.failing["a"] = OSError("busy")
+    destroying = asyncio.create_task(store.teardown_and_destroy(spec_pointer("a")))
+
+    async def teardown_failed() -> bool:
+        condition = await condition_of(store, "widgets", "a")
+        return condition is not None and condition.reason == Reason.TEARDOWN_FAILED
+
+    await eventually(teardown_failed)
+    assert (await store.get(spec_pointer("a"))).metadata.phase == Phase.TEARING_DOWN
+    assert not destroying.done()
+
+    del recorder.failing["a"]
+    await asyncio.wait_for(destroying, 2)
+    assert recorder.torn_down == ["a"]
+
+
+async def test_writing_a_kind_not_declared_as_output_fails_the_item(
+    store: Store, recorder: Recorder, runtime: Runtime
+) -> None:
+    recorder.writes_to = Kind("status", "Others.test.cosi.dev")
+    await store.create(widget("a"))
+
+    async def refused() -> bool:
+        condition = await condition_of(store, "widgets", "a")
+        return condition is not None and not condition.ready
+
+    await eventually(refused)
+    condition = await condition_of(store, "widgets", "a")
+    assert condition is not None
+    assert "does not own status/Others.test.cosi.dev" in condition.message
+
+
+async def test_a_new_runtime_reapplies_every_stored_item(store: Store) -> None:
+    for item_id in ("a", "b"):
+        await store.create(widget(item_id))
+    recorder = Recorder()
+    runtime = Runtime(store, [recorder], backoff=FAST)
+    runtime.start()
+    try:
+
+        async def both() -> bool:
+            return {item_id for item_id, _ in recorder.reconciled} == {"a", "b"}
+
+        await eventually(both)
+    finally:
+        await runtime.stop()
+
+
+async def test_resync_reconciles_again_without_events(store: Store) -> None:
+    recorder = Recorder(resync_seconds=0.02)
+    runtime = Runtime(store, [recorder], backoff=FAST)
+    runtime.start()
+    try:
+        await store.create(widget("a"))
+
+        async def several() -> bool:
+            return len(recorder.reconciled) >= 4
+
+        await eventually(several)
+        assert {version for _, version in recorder.reconciled} == {2}  # one spec, many passes
+    finally:
+        await runtime.stop()
+
+
+async def test_a_weak_input_change_requeues_the_items(store: Store) -> None:
+    links = Kind("status", "Links.test.cosi.dev")
+    recorder = Recorder(inputs=(Input(SPECS, Strength.STRONG), Input(links)))
+    runtime = Runtime(store, [recorder], backoff=FAST)
+    runtime.start()
+    try:
+        await store.create(widget("a"))
+
+        async def once() -> bool:
+            return len(recorder.reconciled) >= 1
+
+        await eventually(once)
+        await asyncio.sleep(0.05)
+        before = len(recorder.reconciled)
+        await store.create(widget("eth0").with_metadata(namespace=links.namespace, type=links.type))
+
+        async def again() -> bool:
+            return len(recorder.reconciled) > before
+
+        await eventually(again)
+    finally:
+        await runtime.stop()
+
+
+async def test_a_controller_whose_watch_is_lost_restarts_and_catches_up() -> None:
+    store = Store(history_capacity=16)
+    recorder = Recorder()
+    runtime = Runtime(store, [recorder], backoff=FAST)
+    runtime.start()
+    try:
+        await asyncio.sleep(0.02)
+        for n in range(40):  # no await yields here: the controller's watch falls behind
+            await store.create(widget(f"w{n:02}"))
+
+        async def all_reconciled() -> bool:
+            return len({item_id for item_id, _ in recorder.reconciled}) == 40
+
+        await eventually(all_reconciled, within=5)
+        assert runtime.metrics()["widgets"].restarts >= 1
+    finally:
+        await runtime.stop()
