@@ -20,12 +20,13 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-## run: start the daemon in the foreground with state and socket under .cosid/
+## run: start the daemon in the foreground in a sandbox (no root needed), state and socket under .cosid/
 run: $(INSTALLED)
-	@echo "cosid: serving on unix://$(RUN_DIR)/cosid.sock (Ctrl-C stops it). In another shell:"
+	@echo "cosid: sandboxed (its own network, mounts and hostname; files under $(RUN_DIR)/state/sandbox-root),"
+	@echo "serving on unix://$(RUN_DIR)/cosid.sock (Ctrl-C stops it). In another shell:"
 	@echo "  export COSID_ENDPOINT=unix://$(RUN_DIR)/cosid.sock"
 	@echo "  $(BIN)/cosictl get namespaces"
-	$(BIN)/cosid --state-dir $(RUN_DIR)/state --listen unix://$(RUN_DIR)/cosid.sock
+	$(BIN)/cosid --sandbox --state-dir $(RUN_DIR)/state --listen unix://$(RUN_DIR)/cosid.sock
 
 ## test: every test, lint included (what CI runs)
 test: $(INSTALLED) lint

@@ -38,6 +38,11 @@ class Daemon:
     workdir: Path
     config: dict[str, Any]
     process: subprocess.Popen[bytes] | None = None
+    args: tuple[str, ...] = ()
+    """Command-line arguments after `--config`."""
+    launcher: tuple[str, ...] = ()
+    """A program (and its arguments) that runs the daemon's command line, which it is given
+    after them: to start the daemon as another user, say."""
     _channels: list[grpc.Channel] = field(default_factory=list)
 
     @property
@@ -57,7 +62,11 @@ class Daemon:
         config_path.write_text(yaml.safe_dump(self.config))
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "cosid.daemon.main", "--config", str(config_path)],
+                [
+                    *self.launcher,
+                    *(sys.executable, "-m", "cosid.daemon.main", "--config", str(config_path)),
+                    *self.args,
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -138,8 +147,17 @@ def daemon_config(workdir: Path, **overrides: Any) -> dict[str, Any]:
 @contextmanager
 def running_daemon(**overrides: Any) -> Iterator[Daemon]:
     """A daemon for the block's duration, in a fresh short-named directory."""
+    with running_daemon_with(**overrides) as daemon:
+        yield daemon
+
+
+@contextmanager
+def running_daemon_with(
+    *, args: tuple[str, ...] = (), launcher: tuple[str, ...] = (), **overrides: Any
+) -> Iterator[Daemon]:
+    """`running_daemon`, started with these command-line `args` through this `launcher`."""
     workdir = Path(tempfile.mkdtemp(prefix="cosid-"))
-    daemon = Daemon(workdir, daemon_config(workdir, **overrides))
+    daemon = Daemon(workdir, daemon_config(workdir, **overrides), args=args, launcher=launcher)
     try:
         daemon.start()
         yield daemon

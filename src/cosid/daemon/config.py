@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cosid.endpoint import DEFAULT_ENDPOINT
 from cosid.server.limits import Limits
@@ -15,6 +23,8 @@ from cosid.state.sqlite import Synchronous
 from cosid.state.store import DEFAULT_HISTORY_CAPACITY
 
 DEFAULT_STATE_DIR = Path("/var/lib/cosid")
+SANDBOX_ROOT = "sandbox-root"
+"""The sandbox's root prefix when none is given: a directory of that name in the state dir."""
 
 
 class _Strict(BaseModel):
@@ -60,6 +70,32 @@ class Config(_Strict):
     limits: Limits = Limits()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     shutdown_grace_seconds: float = Field(5.0, ge=0)
+    sandbox: StrictBool = False  # strict: `_sandbox_root` sees the value as given
+    """Run in fresh network, mount and UTS namespaces (see `cosid.daemon.sandbox`)."""
+    root: Path = Path("/")
+    """The prefix drivers write files under (/etc/hostname, /etc/motd...); in the sandbox it
+    defaults to `<state_dir>/sandbox-root`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sandbox_root(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("sandbox") is True and data.get("root") is None:
+            state_dir = Path(data.get("state_dir") or DEFAULT_STATE_DIR)
+            data = {**data, "root": state_dir.absolute() / SANDBOX_ROOT}
+        return data
+
+    @field_validator("root")
+    @classmethod
+    def _plain_absolute(cls, root: Path) -> Path:
+        if not root.is_absolute() or ".." in root.parts:
+            raise ValueError(f"root must be an absolute path without '..', not {root}")
+        return root
+
+    @model_validator(mode="after")
+    def _sandbox_keeps_host_files(self) -> Config:
+        if self.sandbox and self.root == Path("/"):
+            raise ValueError("a sandbox with root / would write the host's files; pick another")
+        return self
 
     @field_validator("namespaces")
     @classmethod

@@ -1,4 +1,9 @@
-"""`cosid`: serve COSI on a unix socket until SIGTERM or SIGINT, then shut down cleanly."""
+"""`cosid`: serve COSI on a unix socket until SIGTERM or SIGINT, then shut down cleanly.
+
+Without --sandbox it manages the node it runs on (root needed); with --sandbox it runs in
+network, mount and UTS namespaces of its own with a private root prefix, so it cannot change
+the host (no root needed).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import structlog
 from cosid.daemon.config import Config, ConfigError, load_config
 from cosid.daemon.listener import ListenerError, UnixListener
 from cosid.daemon.logs import configure_logging
+from cosid.daemon.sandbox import SandboxError, enter
 from cosid.endpoint import unix_socket_path
 from cosid.server.app import Server
 from cosid.state.journal import Journal
@@ -33,6 +39,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--state-dir", type=Path, help="where durable state lives")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        default=None,
+        help="run in fresh network, mount and UTS namespaces with a private root prefix",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        help="prefix drivers write files under (default /; with --sandbox STATE_DIR/sandbox-root)",
+    )
     return parser.parse_args(argv)
 
 
@@ -56,6 +73,8 @@ async def serve(config: Config) -> None:
         listen=listener.address,
         state_dir=str(config.state_dir),
         backend=config.state.backend,
+        root=str(config.root),
+        sandbox=config.sandbox,
         pid=os.getpid(),
     )
     stop = asyncio.Event()
@@ -77,14 +96,22 @@ def main(argv: list[str] | None = None) -> None:
     try:
         config = load_config(
             args.config,
-            {"listen": args.listen, "state_dir": args.state_dir, "log_level": args.log_level},
+            {
+                "listen": args.listen,
+                "state_dir": args.state_dir,
+                "log_level": args.log_level,
+                "sandbox": args.sandbox,
+                "root": args.root,
+            },
         )
     except ConfigError as error:
         sys.exit(f"cosid: {error}")
     configure_logging(config.log_level)
     try:
+        if config.sandbox:  # first: every thread started later (asyncio, gRPC) inherits it
+            log.info("sandbox", **enter(config.root).log_fields())
         asyncio.run(serve(config))
-    except (ListenerError, ValueError, OSError) as error:
+    except (ListenerError, SandboxError, ValueError, OSError) as error:
         log.error("cannot start", error=str(error))
         sys.exit(f"cosid: {error}")
 
