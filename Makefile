@@ -10,7 +10,7 @@ PROTOS := $(shell find proto -name '*.proto' | sort)
 SERVICE_PROTOS := $(shell grep -l '^service ' $(PROTOS))
 API_OUT ?= src/cosid/api
 
-.PHONY: run test unit lint proto proto-check bench clean
+.PHONY: run test lint proto bench clean system-tools
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -28,8 +28,18 @@ run: $(INSTALLED)
 	@echo "  $(BIN)/cosictl get namespaces"
 	$(BIN)/cosid --sandbox --state-dir $(RUN_DIR)/state --listen unix://$(RUN_DIR)/cosid.sock
 
+## system-tools: what the tests use to check the kernel from outside (never the daemon)
+TEST_TOOLS := ip sysctl setpriv
+TEST_PACKAGES := iproute2 procps util-linux
+system-tools:
+	@missing=$$(for tool in $(TEST_TOOLS); do command -v $$tool >/dev/null || echo $$tool; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing $(TEST_PACKAGES) for: $$missing"; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends $(TEST_PACKAGES); \
+	fi
+
 ## test: every test, lint included (what CI runs)
-test: $(INSTALLED) lint
+test: $(INSTALLED) system-tools lint
 	$(BIN)/pytest
 
 lint: $(INSTALLED)
