@@ -14,7 +14,7 @@ import pytest
 
 from cosid.runtime.backoff import Backoff
 from cosid.runtime.conditions import Condition, condition_pointer
-from cosid.runtime.controller import Input, Output, Strength
+from cosid.runtime.controller import Input, Outcome, Output, Strength
 from cosid.runtime.runtime import Runtime
 from cosid.runtime.writer import OutputWriter
 from cosid.state.errors import NotFoundError
@@ -37,8 +37,9 @@ class Recorder:
     failing: dict[str, Exception] = field(default_factory=dict)
     blocked: dict[str, asyncio.Event] = field(default_factory=dict)
     writes_to: Kind = STATUSES
+    outcome: Outcome = Outcome.APPLIED
 
-    async def reconcile(self, item: Resource, writer: OutputWriter) -> None:
+    async def reconcile(self, item: Resource, writer: OutputWriter) -> Outcome:
         item_id = item.metadata.id
         if item_id in self.blocked:
             await self.blocked[item_id].wait()
@@ -47,6 +48,7 @@ class Recorder:
         self.reconciled.append((item_id, item.version))
         status = Pointer(self.writes_to.namespace, self.writes_to.type, item_id)
         await writer.put(status, Spec(yaml=item.spec.yaml))
+        return self.outcome
 
     async def teardown(self, item: Resource, writer: OutputWriter) -> None:
         if item.metadata.id in self.failing:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from cosid.runtime.conditions import Reason
-from cosid.runtime.controller import Input, Output, Strength
+from cosid.runtime.controller import Input, Outcome, Output, Strength
 from cosid.runtime.runtime import ControllerSetupError, Runtime
 from cosid.state.errors import NotFoundError
 from cosid.state.resource import Kind, Phase, Pointer
@@ -266,5 +266,23 @@ async def test_a_controller_whose_watch_is_lost_restarts_and_catches_up() -> Non
 
         await eventually(all_reconciled, within=5)
         assert runtime.metrics()["widgets"].restarts >= 1
+    finally:
+        await runtime.stop()
+
+
+async def test_outcomes_are_counted_and_repairs_logged(store: Store) -> None:
+    recorder = Recorder(outcome=Outcome.REPAIRED)
+    runtime = Runtime(store, [recorder], backoff=FAST)
+    runtime.start()
+    try:
+        await store.create(widget("a"))
+
+        async def repaired() -> bool:
+            return runtime.metrics()["widgets"].repairs >= 1
+
+        await eventually(repaired)
+        metrics = runtime.metrics()["widgets"]
+        assert metrics.reconciles == metrics.repairs
+        assert metrics.applied == 0
     finally:
         await runtime.stop()

@@ -21,6 +21,18 @@ class Strength(StrEnum):
     """The controller only reads these: a change re-queues its items."""
 
 
+class Outcome(StrEnum):
+    """What a reconcile did; the runtime counts each and logs repairs."""
+
+    UNCHANGED = "unchanged"
+    """The system already matched the spec."""
+    APPLIED = "applied"
+    """The spec was new or changed, and the system now matches it."""
+    REPAIRED = "repaired"
+    """The system had drifted from a spec already applied (someone changed it behind cosid's
+    back) and was put back."""
+
+
 @dataclass(frozen=True, slots=True)
 class Input:
     kind: Kind
@@ -51,7 +63,7 @@ class Controller(Protocol):
         announce, e.g. /proc/sys); None: events only."""
         ...
 
-    async def reconcile(self, item: Resource, writer: OutputWriter) -> None:
+    async def reconcile(self, item: Resource, writer: OutputWriter) -> Outcome:
         """Make the system match `item`; raise to fail (the runtime retries with backoff)."""
         ...
 

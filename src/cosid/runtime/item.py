@@ -15,7 +15,7 @@ import structlog
 
 from cosid.runtime.backoff import Backoff
 from cosid.runtime.conditions import Condition, Reason, condition_pointer
-from cosid.runtime.controller import Controller
+from cosid.runtime.controller import Controller, Outcome
 from cosid.runtime.metrics import ControllerMetrics
 from cosid.runtime.writer import OutputWriter
 from cosid.state.errors import NotFoundError, PhaseConflictError, VersionConflictError
@@ -93,8 +93,8 @@ class Item:
                     owner=resource.metadata.owner,
                     expected_phase=Phase.RUNNING,
                 )
-            await self._context.controller.reconcile(resource, self._context.writer)
-            self._context.metrics.reconciles += 1
+            outcome = await self._context.controller.reconcile(resource, self._context.writer)
+            self._count(outcome)
             self._observed_version = resource.version
             await self._condition(
                 Condition(
@@ -105,6 +105,17 @@ class Item:
                 )
             )
         self._context.metrics.observe(time.perf_counter() - started)
+
+    def _count(self, outcome: Outcome) -> None:
+        metrics = self._context.metrics
+        metrics.reconciles += 1
+        if outcome == Outcome.APPLIED:
+            metrics.applied += 1
+        elif outcome == Outcome.REPAIRED:
+            metrics.repairs += 1
+            log.info(
+                "repaired drift", controller=self._context.controller.name, item=str(self.pointer)
+            )
 
     async def _failed(self, resource: Resource, error: Exception) -> None:
         self._failures += 1

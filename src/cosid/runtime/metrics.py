@@ -8,6 +8,8 @@ from dataclasses import dataclass
 @dataclass
 class ControllerMetrics:
     reconciles: int = 0
+    applied: int = 0
+    repairs: int = 0
     reconcile_failures: int = 0
     teardowns: int = 0
     teardown_failures: int = 0
