@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from cosid.resources.document import from_spec
 from cosid.runtime.backoff import Backoff
 from cosid.runtime.conditions import Condition, condition_pointer
 from cosid.runtime.controller import Input, Outcome, Output, Strength
@@ -74,12 +75,15 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 2.0) 
         await asyncio.sleep(0.005)
 
 
-async def condition_of(store: Store, controller: str, item_id: str) -> Condition | None:
+async def condition_of(
+    store: Store, controller: str, item_id: str, kind: Kind = SPECS
+) -> Condition | None:
     try:
-        resource = await store.get(condition_pointer(controller, spec_pointer(item_id)))
+        item = Pointer(kind.namespace, kind.type, item_id)
+        resource = await store.get(condition_pointer(controller, item))
     except NotFoundError:
         return None
-    return Condition.from_resource(resource)
+    return from_spec(Condition, resource.spec)
 
 
 @pytest.fixture

@@ -47,10 +47,20 @@ from typing import Annotated, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StrictBool
 
+from cosid.resources import namespaces
+from cosid.state.resource import Kind
+
 SYSCTL_SPEC_TYPE: Final = "SysctlSpecs.sysctl.cosi.dev"
 """COSI type of the specs: a key and the value a client wants. The resource id is the key."""
 SYSCTL_STATUS_TYPE: Final = "SysctlStatuses.sysctl.cosi.dev"
 """COSI type of the statuses: what the kernel has for a key. The resource id is the key."""
+SYSCTL_ORIGINAL_TYPE: Final = "SysctlOriginals.sysctl.cosi.dev"
+"""COSI type of the values found before cosid first wrote a key (durable: a restart must not
+forget what deleting a spec restores). The resource id is the key."""
+
+SPECS: Final = Kind(namespaces.SYSCTL.name, SYSCTL_SPEC_TYPE)
+STATUSES: Final = Kind(namespaces.RUNTIME.name, SYSCTL_STATUS_TYPE)
+ORIGINALS: Final = Kind(namespaces.SYSCTL.name, SYSCTL_ORIGINAL_TYPE)
 
 MAX_KEY_LENGTH: Final = 255
 MAX_VALUE_BYTES: Final = 4096
@@ -179,3 +189,12 @@ class SysctlStatus(BaseModel):
     @property
     def id(self) -> str:
         return self.key
+
+
+class SysctlOriginal(BaseModel):
+    """The value a key had before cosid first wrote it, as the kernel printed it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: SysctlKey
+    value: str

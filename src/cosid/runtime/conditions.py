@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-import yaml
 from pydantic import BaseModel, ConfigDict
 
-from cosid.state.registry import NamespaceDefinition, ResourceDefinition
-from cosid.state.resource import Kind, Pointer, Resource, Spec
+from cosid.resources.namespaces import RUNTIME
+from cosid.state.registry import ResourceDefinition
+from cosid.state.resource import Kind, Pointer
 
-RUNTIME_NAMESPACE = NamespaceDefinition(
-    "runtime", "What the controllers observe and how far they got.", durable=False, open=False
-)
-CONDITIONS = Kind(RUNTIME_NAMESPACE.name, "Conditions.runtime.cosi.dev")
+CONDITIONS = Kind(RUNTIME.name, "Conditions.runtime.cosi.dev")
 CONDITIONS_DEFINITION = ResourceDefinition(CONDITIONS.type, CONDITIONS.namespace)
 
 
@@ -38,13 +35,6 @@ class Condition(BaseModel):
     message: str = ""
     attempts: int = 0
     """Failures in a row; 0 once it succeeds."""
-
-    def to_spec(self) -> Spec:
-        return Spec(yaml=yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False))
-
-    @classmethod
-    def from_resource(cls, resource: Resource) -> Condition:
-        return cls.model_validate(yaml.safe_load(resource.spec.yaml))
 
 
 def condition_pointer(controller: str, item: Pointer) -> Pointer:

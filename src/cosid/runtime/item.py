@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from cosid.resources.document import to_spec
 from cosid.runtime.backoff import Backoff
 from cosid.runtime.conditions import Condition, Reason, condition_pointer
 from cosid.runtime.controller import Controller, Outcome
@@ -147,7 +148,7 @@ class Item:
 
     async def _condition(self, condition: Condition) -> None:
         pointer = condition_pointer(self._context.controller.name, self.pointer)
-        await self._context.conditions.put(pointer, condition.to_spec())
+        await self._context.conditions.put(pointer, to_spec(condition))
 
     async def forget(self) -> None:
         """The item is gone: stop working on it and drop its condition."""

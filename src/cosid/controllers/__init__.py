@@ -1,0 +1,1 @@
+"""Controllers (DESIGN layer 6): per domain, what it reads, what it writes, reconcile, teardown."""

@@ -1,0 +1,12 @@
+"""The namespaces cosid's own types live in."""
+
+from __future__ import annotations
+
+from cosid.state.registry import NamespaceDefinition
+
+RUNTIME = NamespaceDefinition(
+    "runtime", "What the controllers observe and how far they got.", durable=False, open=False
+)
+SYSCTL = NamespaceDefinition(
+    "sysctl", "sysctl specs, and the values cosid found before it first wrote them.", durable=True
+)
