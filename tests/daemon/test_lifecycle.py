@@ -18,7 +18,7 @@ import yaml
 
 from cosid.api.cosi.resource import resource_pb2, state_pb2
 from cosid.api.cosi.resource.meta import meta_pb2
-from tests.support.daemon import TEST_NAMESPACES, Daemon, daemon_config
+from tests.support.daemon import TEST_NAMESPACES, Daemon, daemon_config, running_daemon
 from tests.support.wire import (
     META_NS,
     NAMESPACES_TYPE,
@@ -149,22 +149,37 @@ EXPECTED_DEFINITIONS = {
 }
 
 
+BUILT_IN_NAMESPACES = {"runtime", "sysctl"}
+BUILT_IN_DEFINITIONS = {
+    *EXPECTED_DEFINITIONS,
+    "conditions.runtime.cosi.dev",
+    "sysctlspecs.sysctl.cosi.dev",
+    "sysctlstatuses.sysctl.cosi.dev",
+    "sysctloriginals.sysctl.cosi.dev",
+}
+
+
 def check_meta(
     namespaces: list[resource_pb2.Resource], definitions: list[resource_pb2.Resource]
 ) -> None:
     descriptions = {str(ns["name"]): str(ns["description"]) for ns in TEST_NAMESPACES}
     descriptions[META_NS] = "Metadata namespace which contains resource and namespace definitions."
-    assert ids(namespaces) == sorted(descriptions)
+    listed = {}
     for namespace in namespaces:
-        description = descriptions[namespace.metadata.id]
-        assert meta_pb2.NamespaceSpec.FromString(namespace.spec.proto_spec) == (
-            meta_pb2.NamespaceSpec(description=description)
-        )
+        description = meta_pb2.NamespaceSpec.FromString(namespace.spec.proto_spec).description
         assert yaml.safe_load(namespace.spec.yaml_spec) == {"description": description}
-    assert ids(definitions) == sorted(EXPECTED_DEFINITIONS)
+        listed[namespace.metadata.id] = description
+    assert descriptions.items() <= listed.items(), "every configured namespace, as configured"
+    assert set(listed) - set(descriptions) == BUILT_IN_NAMESPACES
+    by_id = {d.metadata.id: d for d in definitions}
+    assert ids(definitions) == sorted(by_id)
+    assert set(by_id) >= BUILT_IN_DEFINITIONS
+    for definition_id, expected in EXPECTED_DEFINITIONS.items():
+        spec = meta_pb2.ResourceDefinitionSpec.FromString(by_id[definition_id].spec.proto_spec)
+        assert spec == expected
     for definition in definitions:
         spec = meta_pb2.ResourceDefinitionSpec.FromString(definition.spec.proto_spec)
-        assert spec == EXPECTED_DEFINITIONS[definition.metadata.id]
+        assert definition.metadata.id == spec.resource_type.lower()
         document = yaml.safe_load(definition.spec.yaml_spec)
         assert (document["type"], document["aliases"]) == (spec.resource_type, list(spec.aliases))
     for resource in (*namespaces, *definitions):
@@ -172,7 +187,7 @@ def check_meta(
         assert (metadata.namespace, metadata.owner, metadata.version) == (META_NS, "meta", "1")
 
 
-async def test_meta_lists_every_namespace_and_both_meta_types_across_restarts(
+async def test_meta_lists_every_namespace_and_type_across_restarts(
     daemon: Daemon,
 ) -> None:
     for _ in range(2):
@@ -181,7 +196,7 @@ async def test_meta_lists_every_namespace_and_both_meta_types_across_restarts(
             definitions = await list_resources(stub, RESOURCE_DEFINITIONS_TYPE, ns=META_NS)
             check_meta(namespaces, definitions)
             one = await get(stub, RESOURCE_DEFINITIONS_TYPE, "namespaces.meta.cosi.dev", ns=META_NS)
-            assert one == definitions[0]
+            assert one == next(d for d in definitions if d.metadata.id == one.metadata.id)
         assert daemon.stop(signal.SIGKILL) == -signal.SIGKILL
         daemon.start()
 
@@ -189,7 +204,15 @@ async def test_meta_lists_every_namespace_and_both_meta_types_across_restarts(
 # --- Shutdown and the socket ---------------------------------------------------------------------
 
 
-async def test_sigterm_ends_in_flight_calls_and_exits_cleanly(daemon: Daemon) -> None:
+@pytest.fixture
+def patient_daemon() -> Iterator[Daemon]:
+    """A daemon whose shutdown grace is far longer than any shutdown should take."""
+    with running_daemon(shutdown_grace_seconds=60) as started:
+        yield started
+
+
+async def test_sigterm_ends_in_flight_calls_and_exits_cleanly(patient_daemon: Daemon) -> None:
+    daemon = patient_daemon
     async with connect(daemon.endpoint) as stub:
         await create(stub, make_resource("a", TYPE))
         await create(stub, make_resource("held", TYPE, finalizers=["f"]))
@@ -218,7 +241,7 @@ async def test_sigterm_ends_in_flight_calls_and_exits_cleanly(daemon: Daemon) ->
     assert kind_end == ([], grpc.StatusCode.UNAVAILABLE), "clients reconnect on UNAVAILABLE"
     assert single_end == ([], grpc.StatusCode.UNAVAILABLE)
     assert waiting_code == grpc.StatusCode.UNAVAILABLE
-    assert ended_after < 1.0, "in-flight calls end at once, not after the grace period"
+    assert ended_after < 10.0, "in-flight calls end at once, not after the grace period"
     assert not daemon.socket.exists()
     events = [record.get("event") for record in daemon.log_records()]
     assert events[-1] == "stopped"

@@ -70,6 +70,9 @@ class Config(_Strict):
     limits: Limits = Limits()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     shutdown_grace_seconds: float = Field(5.0, ge=0)
+    resync_seconds: float | None = Field(60.0, gt=0)
+    """How often controllers re-check state the kernel does not announce (e.g. /proc/sys);
+    null: only on events."""
     sandbox: StrictBool = False  # strict: `_sandbox_root` sees the value as given
     """Run in fresh network, mount and UTS namespaces (see `cosid.daemon.sandbox`)."""
     root: Path = Path("/")

@@ -17,10 +17,12 @@ from pathlib import Path
 import structlog
 
 from cosid.daemon.config import Config, ConfigError, load_config
+from cosid.daemon.domains import build_domains
 from cosid.daemon.listener import ListenerError, UnixListener
 from cosid.daemon.logs import configure_logging
 from cosid.daemon.sandbox import SandboxError, enter
 from cosid.endpoint import unix_socket_path
+from cosid.runtime.runtime import Runtime
 from cosid.server.app import Server
 from cosid.state.journal import Journal
 from cosid.state.meta import publish_meta
@@ -60,11 +62,16 @@ def open_journal(config: Config) -> Journal | None:
 
 
 async def serve(config: Config) -> None:
-    registry = Registry(ns.definition() for ns in config.namespaces)
+    domains = build_domains(config)
+    registry = Registry(
+        (*(ns.definition() for ns in config.namespaces), *domains.namespaces), domains.definitions
+    )
     listener = UnixListener(unix_socket_path(config.listen), config.socket_mode)
     listener.claim()
     store = Store(open_journal(config), registry.durable_namespaces, config.state.history)
     await publish_meta(store, registry)
+    runtime = Runtime(store, domains.controllers)
+    runtime.start()
     server = Server(store, registry, config.limits)
     listener.bind(server.grpc)
     await server.start()
@@ -85,6 +92,7 @@ async def serve(config: Config) -> None:
     log.info("shutting down", grace_seconds=config.shutdown_grace_seconds)
     stopping = asyncio.create_task(server.begin_shutdown(config.shutdown_grace_seconds))
     await asyncio.sleep(0)  # let the server refuse new calls before the store closes
+    await runtime.stop()
     store.close()  # ends every watch, so only unary calls use the grace period
     await stopping
     listener.release()

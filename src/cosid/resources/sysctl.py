@@ -48,6 +48,7 @@ from typing import Annotated, Final
 from pydantic import AfterValidator, BaseModel, ConfigDict, StrictBool
 
 from cosid.resources import namespaces
+from cosid.state.registry import ResourceDefinition
 from cosid.state.resource import Kind
 
 SYSCTL_SPEC_TYPE: Final = "SysctlSpecs.sysctl.cosi.dev"
@@ -61,6 +62,12 @@ forget what deleting a spec restores). The resource id is the key."""
 SPECS: Final = Kind(namespaces.SYSCTL.name, SYSCTL_SPEC_TYPE)
 STATUSES: Final = Kind(namespaces.RUNTIME.name, SYSCTL_STATUS_TYPE)
 ORIGINALS: Final = Kind(namespaces.SYSCTL.name, SYSCTL_ORIGINAL_TYPE)
+
+DEFINITIONS: Final = (
+    ResourceDefinition(SPECS.type, SPECS.namespace, aliases=("sysctl", "sysctls")),
+    ResourceDefinition(STATUSES.type, STATUSES.namespace),
+    ResourceDefinition(ORIGINALS.type, ORIGINALS.namespace),
+)
 
 MAX_KEY_LENGTH: Final = 255
 MAX_VALUE_BYTES: Final = 4096

@@ -76,7 +76,7 @@ class ResourceDefinition:
 def _singular(plural: str) -> str:
     if plural.endswith("ies"):
         return plural[:-3] + "y"
-    if plural.endswith(("sses", "xes")):
+    if plural.endswith(("sses", "xes", "uses")):
         return plural[:-2]
     return plural[:-1]
 
@@ -105,8 +105,10 @@ class Registry:
         definitions: Iterable[ResourceDefinition] = (),
     ) -> None:
         namespaces = list(namespaces)
-        if any(ns.name == META_NAMESPACE for ns in namespaces):
-            raise ValueError(f"namespace {META_NAMESPACE!r} is built in and cannot be configured")
+        names = [ns.name for ns in (META_NAMESPACE_DEFINITION, *namespaces)]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"namespaces defined twice (some are built in): {duplicates}")
         self.namespaces = {ns.name: ns for ns in (META_NAMESPACE_DEFINITION, *namespaces)}
         self.definitions = {d.type: d for d in (*META_TYPES, *definitions)}
         for definition in self.definitions.values():
