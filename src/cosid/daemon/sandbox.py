@@ -22,7 +22,6 @@ the daemon runs no programs.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import os
@@ -30,6 +29,8 @@ import socket
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+
+from cosid.drivers import libc
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -131,27 +132,10 @@ def namespace_inode(kind: str, pid: int | str = "self") -> int:
     return os.stat(f"/proc/{pid}/ns/{kind}").st_ino
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.unshare.argtypes = [ctypes.c_int]
-_libc.mount.argtypes = [
-    ctypes.c_char_p,
-    ctypes.c_char_p,
-    ctypes.c_char_p,
-    ctypes.c_ulong,
-    ctypes.c_void_p,
-]
-_libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-
-
-def _last_error() -> OSError:
-    code = ctypes.get_errno()
-    return OSError(code, os.strerror(code))
-
-
 def _unshare(flags: int, user_namespace: bool) -> None:
-    if _libc.unshare(flags) == 0:
+    if libc.LIBC.unshare(flags) == 0:
         return
-    error = _last_error()
+    error = libc.last_error()
     if user_namespace and error.errno in (errno.EPERM, errno.ENOSPC, errno.EUSERS):
         raise SandboxError(f"cannot create namespaces: {error.strerror}; {_USER_NAMESPACE_HINT}")
     raise SandboxError(f"cannot create namespaces: {error.strerror}")
@@ -172,14 +156,17 @@ def _map_to_root(uid: int, gid: int) -> None:
 
 
 def _mount_private() -> None:
-    if _libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-        raise SandboxError(f"cannot make the sandbox's mounts private: {_last_error().strerror}")
+    if libc.LIBC.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        raise SandboxError(
+            f"cannot make the sandbox's mounts private: {libc.last_error().strerror}"
+        )
 
 
 def _sethostname(hostname: str) -> None:
-    name = hostname.encode()
-    if _libc.sethostname(name, len(name)) != 0:
-        raise SandboxError(f"cannot set the sandbox's hostname: {_last_error().strerror}")
+    try:
+        libc.sethostname(hostname.encode())
+    except OSError as error:
+        raise SandboxError(f"cannot set the sandbox's hostname: {error.strerror}") from None
 
 
 def _loopback_up() -> None:

@@ -1,0 +1,230 @@
+"""The kernel hostname driver: sethostname(2) and setdomainname(2), and ``<root>/etc/hostname``.
+
+No hostname binary, no D-Bus: the kernel's names are read and set with the C library's calls
+(`cosid.drivers.libc`), which act on the UTS namespace of the calling thread, so every call
+stays on the caller's thread (the methods never hand work to another one). The kernel does not
+announce a change of name, so drift is found by the controller's resync.
+
+/etc/hostname is replaced whole: written to a temporary file beside it, flushed to disk and
+renamed over it, so a reader (or a crash) sees the old name or the new one, never a mix; the
+new file keeps the old one's mode and owner (0644 root for a new one). ``<root>/etc`` is
+opened without following any symlink (`open_no_symlinks`) and the file is named relative to
+that directory, never followed: a symlinked /etc/hostname is refused (`HostnameSymlinkError`),
+for reading and writing, rather than replaced. Writes are rare (a new spec or a repair), so
+the few milliseconds of fsync are spent inline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from cosid.drivers import libc
+from cosid.drivers.hostname.driver import (
+    HostnameInvalidNameError,
+    HostnamePermissionError,
+    HostnameReadError,
+    HostnameState,
+    HostnameSymlinkError,
+    HostnameWriteError,
+)
+from cosid.drivers.paths import open_no_symlinks
+from cosid.resources.hostname import file_content
+
+FILE_NAME = "hostname"
+FILE_WHAT = "/etc/hostname"
+MAX_FILE_BYTES = 4096
+"""Reads stop here: hostname(5) is one short line, and a private tree is not trusted."""
+NEW_FILE_MODE = 0o644
+NEW_DIRECTORY_MODE = 0o755
+_ENCODING = "utf-8"
+_FORBIDDEN_IN_NAMES = ("\x00", "\n", "\r")
+
+
+class KernelHostnameDriver:
+    """`HostnameDriver` over the kernel's UTS names and the /etc/hostname under `root`.
+
+    `root` is resolved once, when the driver is made; below it, no symlink is followed.
+    """
+
+    def __init__(self, root: Path = Path("/")) -> None:
+        self.root = root
+        self.etc = os.path.join(os.path.realpath(root), "etc")
+
+    async def read(self) -> HostnameState:
+        try:
+            hostname = libc.gethostname()
+            domain = libc.getdomainname()
+        except OSError as error:
+            raise HostnameReadError("hostname", _why(error), error.errno) from None
+        return HostnameState(
+            hostname=hostname.decode(_ENCODING, errors="replace"),
+            domain=domain.decode(_ENCODING, errors="replace"),
+            file=self._read_file(),
+        )
+
+    async def write(self, hostname: str, domain: str | None) -> None:
+        _set_kernel_name("hostname", libc.sethostname, hostname)
+        if domain is not None:
+            _set_kernel_name("domain", libc.setdomainname, domain)
+        await self.write_file(file_content(hostname))
+
+    async def write_file(self, content: str | None) -> None:
+        try:
+            directory = self._open_etc(create=content is not None)
+        except FileNotFoundError:
+            return  # no <root>/etc, so no file: nothing to remove
+        except OSError as error:
+            raise _file_error(error) from None
+        try:
+            self._replace(directory, content)
+        except OSError as error:
+            raise _file_error(error) from None
+        finally:
+            os.close(directory)
+
+    def _read_file(self) -> str | None:
+        try:
+            directory = self._open_etc(create=False)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise _file_read_error(error) from None
+        try:
+            fd = os.open(
+                FILE_NAME,
+                os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                dir_fd=directory,
+            )
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise _file_read_error(error) from None
+        finally:
+            os.close(directory)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise HostnameReadError(FILE_WHAT, "is not a regular file")
+            data = os.read(fd, MAX_FILE_BYTES)
+        except OSError as error:
+            raise _file_read_error(error) from None
+        finally:
+            os.close(fd)
+        return data.decode(_ENCODING, errors="replace")
+
+    def _open_etc(self, *, create: bool) -> int:
+        """``<root>/etc`` as a directory descriptor, made (0755) if missing and `create`."""
+        flags = os.O_RDONLY | os.O_DIRECTORY
+        try:
+            return open_no_symlinks(self.etc, flags)
+        except FileNotFoundError:
+            if not create:
+                raise
+        try:
+            os.mkdir(self.etc)
+        except FileExistsError:
+            return open_no_symlinks(self.etc, flags)
+        fd = open_no_symlinks(self.etc, flags)
+        os.fchmod(fd, NEW_DIRECTORY_MODE)  # whatever the umask
+        return fd
+
+    @staticmethod
+    def _replace(directory: int, content: str | None) -> None:
+        try:
+            found: os.stat_result | None = os.stat(
+                FILE_NAME, dir_fd=directory, follow_symlinks=False
+            )
+        except FileNotFoundError:
+            found = None
+        if found is not None and stat.S_ISLNK(found.st_mode):
+            raise OSError(errno.ELOOP, "is a symlink")
+        if found is not None and not stat.S_ISREG(found.st_mode):
+            raise HostnameWriteError(FILE_WHAT, "is not a regular file")
+        if content is None:
+            if found is not None:
+                os.unlink(FILE_NAME, dir_fd=directory)
+                os.fsync(directory)
+            return
+        data = content.encode(_ENCODING)
+        temporary = f".{FILE_NAME}.{secrets.token_hex(4)}.tmp"
+        fd = os.open(
+            temporary,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            NEW_FILE_MODE,
+            dir_fd=directory,
+        )
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                if found is not None:
+                    mine = os.fstat(fd)
+                    if (mine.st_uid, mine.st_gid) != (found.st_uid, found.st_gid):
+                        os.fchown(fd, found.st_uid, found.st_gid)
+                os.fchmod(fd, stat.S_IMODE(found.st_mode) if found else NEW_FILE_MODE)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(temporary, FILE_NAME, src_dir_fd=directory, dst_dir_fd=directory)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary, dir_fd=directory)
+            raise
+        os.fsync(directory)
+
+
+def _set_kernel_name(what: str, call: Callable[[bytes], None], name: str) -> None:
+    for char in _FORBIDDEN_IN_NAMES:
+        if char in name:
+            raise HostnameInvalidNameError(what, f"must not contain {char!r}")
+    data = name.encode(_ENCODING, errors="surrogateescape")
+    try:
+        call(data)
+    except OSError as error:
+        raise _kernel_error(what, len(data), error) from None
+
+
+def _kernel_error(what: str, size: int, error: OSError) -> HostnameWriteError:
+    code = error.errno
+    if code == errno.EINVAL:
+        return HostnameInvalidNameError(
+            what, f"the kernel refused the name ({size} bytes): {_why(error)}", code
+        )
+    if code == errno.EPERM:
+        return HostnamePermissionError(
+            what, f"may not be set by cosid (CAP_SYS_ADMIN is needed): {_why(error)}", code
+        )
+    return HostnameWriteError(what, _why(error), code)
+
+
+def _file_error(error: OSError) -> HostnameWriteError:
+    code = error.errno
+    if code == errno.ELOOP:
+        return HostnameSymlinkError(
+            FILE_WHAT, "leads through a symlink, which cosid does not follow", code
+        )
+    if code in (errno.EACCES, errno.EPERM):
+        return HostnamePermissionError(
+            FILE_WHAT, f"may not be written by cosid: {_why(error)}", code
+        )
+    return HostnameWriteError(FILE_WHAT, _why(error), code)
+
+
+def _file_read_error(error: OSError) -> HostnameReadError:
+    if error.errno == errno.ELOOP:
+        return HostnameSymlinkError(
+            FILE_WHAT, "leads through a symlink, which cosid does not follow", error.errno
+        )
+    return HostnameReadError(FILE_WHAT, _why(error), error.errno)
+
+
+def _why(error: OSError) -> str:
+    """The error's name and text without the path (paths under the root prefix stay ours)."""
+    name = errno.errorcode.get(error.errno or 0, "error")
+    return f"{name} ({error.strerror})" if error.strerror else name
