@@ -29,7 +29,7 @@ run: $(INSTALLED)
 	$(BIN)/cosid --sandbox --state-dir $(RUN_DIR)/state --listen unix://$(RUN_DIR)/cosid.sock
 
 ## system-tools: what the tests use to check the kernel from outside (never the daemon)
-TEST_TOOLS := ip sysctl setpriv
+TEST_TOOLS := ip sysctl setpriv nsenter
 TEST_PACKAGES := iproute2 procps util-linux
 system-tools:
 	@missing=$$(for tool in $(TEST_TOOLS); do command -v $$tool >/dev/null || echo $$tool; done); \

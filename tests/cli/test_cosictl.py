@@ -30,13 +30,15 @@ RUN_TIMEOUT = 10.0
 LINE_TIMEOUT = 5.0
 
 NAMESPACES_TABLE = """\
-NAMESPACE   TYPE        ID        VERSION
-meta        Namespace   closed    1
-meta        Namespace   default   1
-meta        Namespace   meta      1
-meta        Namespace   runtime   1
-meta        Namespace   scratch   1
-meta        Namespace   sysctl    1
+NAMESPACE   TYPE        ID         VERSION
+meta        Namespace   closed     1
+meta        Namespace   default    1
+meta        Namespace   hostname   1
+meta        Namespace   meta       1
+meta        Namespace   motd       1
+meta        Namespace   runtime    1
+meta        Namespace   scratch    1
+meta        Namespace   sysctl     1
 """
 
 

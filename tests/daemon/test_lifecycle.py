@@ -149,13 +149,15 @@ EXPECTED_DEFINITIONS = {
 }
 
 
-BUILT_IN_NAMESPACES = {"runtime", "sysctl"}
+BUILT_IN_NAMESPACES = {"runtime", "sysctl", "hostname", "motd"}
 BUILT_IN_DEFINITIONS = {
     *EXPECTED_DEFINITIONS,
     "conditions.runtime.cosi.dev",
     "sysctlspecs.sysctl.cosi.dev",
     "sysctlstatuses.sysctl.cosi.dev",
     "sysctloriginals.sysctl.cosi.dev",
+    "hostnamespecs.hostname.cosi.dev",
+    "motdspecs.motd.cosi.dev",
 }
 
 

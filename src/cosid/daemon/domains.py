@@ -6,12 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cosid.controllers.hostname import HostnameController
+from cosid.controllers.motd import MotdController
 from cosid.controllers.sysctl import SysctlController
 from cosid.daemon.config import Config
+from cosid.drivers.hostname.kernel import KernelHostnameDriver
+from cosid.drivers.motd.file import FileMotdDriver
 from cosid.drivers.sysctl.driver import SysctlDriver
 from cosid.drivers.sysctl.isolated import NetworkNamespaceSysctlDriver
 from cosid.drivers.sysctl.procfs import ProcfsSysctlDriver
-from cosid.resources import namespaces, sysctl
+from cosid.resources import hostname, motd, namespaces, sysctl
 from cosid.runtime.conditions import CONDITIONS_DEFINITION
 from cosid.runtime.controller import Controller
 from cosid.state.registry import NamespaceDefinition, ResourceDefinition
@@ -32,8 +36,18 @@ def _sysctl_driver(config: Config) -> SysctlDriver:
 
 
 def build_domains(config: Config) -> Domains:
+    resync = config.resync_seconds
     return Domains(
-        namespaces=(namespaces.RUNTIME, namespaces.SYSCTL),
-        definitions=(CONDITIONS_DEFINITION, *sysctl.DEFINITIONS),
-        controllers=(SysctlController(_sysctl_driver(config), config.resync_seconds),),
+        namespaces=(namespaces.RUNTIME, namespaces.SYSCTL, namespaces.HOSTNAME, namespaces.MOTD),
+        definitions=(
+            CONDITIONS_DEFINITION,
+            *sysctl.DEFINITIONS,
+            *hostname.DEFINITIONS,
+            *motd.DEFINITIONS,
+        ),
+        controllers=(
+            SysctlController(_sysctl_driver(config), resync),
+            HostnameController(KernelHostnameDriver(config.root), resync),
+            MotdController(FileMotdDriver(config.root), resync),
+        ),
     )

@@ -1,0 +1,198 @@
+"""The file MOTD driver: reads and replaces ``<root>/etc/motd``.
+
+A write never changes the file in place: the new content goes to a temporary file beside it,
+is flushed to disk, and is renamed over it, and the directory is flushed too, so a reader (or
+a crash) sees the old file or the new one, never a mix. The temporary file gets the old
+file's owner and mode before the rename; a new file is 0644, owned by root (by the daemon's
+own user when that is not root).
+
+Symlinks: ``<root>`` itself is resolved once, when the driver is made (a sandbox's root prefix
+may be a symlink); below it, none is followed. The directory is opened with
+`open_no_symlinks`, and the file is then named relative to that open directory, so nothing
+can swap a symlink in on the way. A symlink at /etc/motd is refused, not replaced: whoever put
+it there meant something by it. (Should one appear between the check and the rename, the
+rename replaces the link itself, never the file it points at.)
+
+Writes and removals sync to disk (milliseconds), so every method runs in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from cosid.drivers.motd.driver import (
+    MotdError,
+    MotdFile,
+    MotdNotAFileError,
+    MotdPermissionError,
+    MotdReadError,
+    MotdReadOnlyError,
+    MotdSymlinkError,
+    MotdWriteError,
+)
+from cosid.drivers.paths import open_no_symlinks
+from cosid.resources.motd import MOTD_PATH
+
+MAX_READ_BYTES = 1 << 20
+"""Reads stop here: a larger /etc/motd is not a message of the day, and remembering part of it
+(to restore later) would be worse than refusing it."""
+NEW_FILE_MODE = 0o644
+
+_DIRECTORY, _NAME = os.path.split(MOTD_PATH)
+_ABSENT = (errno.ENOENT, errno.ENOTDIR)
+
+
+class FileMotdDriver:
+    """`MotdDriver` over ``<root>/etc/motd`` (a private tree in tests and in the sandbox)."""
+
+    path = MOTD_PATH
+
+    def __init__(self, root: Path = Path("/")) -> None:
+        self.root = root
+        self.directory = os.path.join(os.path.realpath(root), _DIRECTORY.lstrip("/"))
+
+    async def read(self) -> MotdFile | None:
+        return await asyncio.to_thread(self._read)
+
+    async def write(self, content: bytes) -> None:
+        await asyncio.to_thread(self._write, content)
+
+    async def remove(self) -> None:
+        await asyncio.to_thread(self._remove)
+
+    def _read(self) -> MotdFile | None:
+        try:
+            # O_NONBLOCK: a FIFO there must not hang the driver until someone writes to it.
+            fd = open_no_symlinks(f"{self.directory}/{_NAME}", os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as error:
+            if error.errno in _ABSENT:
+                return None
+            raise _error(MotdReadError, MOTD_PATH, "cannot be opened", error) from None
+        try:
+            status = os.fstat(fd)
+            if not stat.S_ISREG(status.st_mode):
+                raise MotdNotAFileError(MOTD_PATH, "is not a regular file")
+            content = _read_all(fd)
+        except OSError as error:
+            raise _error(MotdReadError, MOTD_PATH, "cannot be read", error) from None
+        finally:
+            os.close(fd)
+        return MotdFile(content, stat.S_IMODE(status.st_mode), status.st_uid, status.st_gid)
+
+    def _write(self, content: bytes) -> None:
+        directory = self._open_directory()
+        try:
+            existing = _lstat(directory)
+            if existing is None:
+                mode, uid, gid = (NEW_FILE_MODE, *_new_owner())
+            else:
+                mode, uid, gid = stat.S_IMODE(existing.st_mode), existing.st_uid, existing.st_gid
+            temporary = f".{_NAME}.{secrets.token_hex(8)}.tmp"
+            try:
+                _create(directory, temporary, content, mode, uid, gid)
+                os.rename(temporary, _NAME, src_dir_fd=directory, dst_dir_fd=directory)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary, dir_fd=directory)
+                raise
+            os.fsync(directory)
+        except OSError as error:
+            raise _error(MotdWriteError, MOTD_PATH, "cannot be replaced", error) from None
+        finally:
+            os.close(directory)
+
+    def _remove(self) -> None:
+        try:
+            directory = self._open_directory()
+        except MotdWriteError as error:
+            if error.errno in _ABSENT:
+                return
+            raise
+        try:
+            if _lstat(directory) is None:
+                return
+            os.unlink(_NAME, dir_fd=directory)
+            os.fsync(directory)
+        except OSError as error:
+            raise _error(MotdWriteError, MOTD_PATH, "cannot be removed", error) from None
+        finally:
+            os.close(directory)
+
+    def _open_directory(self) -> int:
+        try:
+            return open_no_symlinks(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as error:
+            raise _error(MotdWriteError, _DIRECTORY, "cannot be opened", error) from None
+
+
+def _lstat(directory: int) -> os.stat_result | None:
+    """The file's status (not following a symlink), None when there is none; refuses anything
+    but a regular file."""
+    try:
+        status = os.stat(_NAME, dir_fd=directory, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(status.st_mode):
+        raise MotdSymlinkError(MOTD_PATH, "is a symlink; cosid does not follow symlinks there")
+    if not stat.S_ISREG(status.st_mode):
+        raise MotdNotAFileError(MOTD_PATH, "is not a regular file")
+    return status
+
+
+def _create(directory: int, name: str, content: bytes, mode: int, uid: int, gid: int) -> None:
+    """The new file, complete and on disk, with the owner and mode it will keep."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(name, flags, 0o600, dir_fd=directory)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view) :]
+        created = os.fstat(fd)
+        if (created.st_uid, created.st_gid) != (uid, gid):
+            os.fchown(fd, uid, gid)
+        os.fchmod(fd, mode)  # after fchown, which clears set-id bits
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _new_owner() -> tuple[int, int]:
+    return (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
+
+
+def _read_all(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_READ_BYTES:
+            raise MotdReadError(MOTD_PATH, f"is larger than {MAX_READ_BYTES} bytes")
+        chunks.append(chunk)
+
+
+def _error(base: type[MotdError], path: str, what: str, error: OSError) -> MotdError:
+    """The driver error for an OSError: a subclass of `base` when one names the reason."""
+    code = error.errno
+    if code == errno.ELOOP:
+        return MotdSymlinkError(path, "leads through a symlink; cosid follows none there", code)
+    if issubclass(base, MotdWriteError):
+        if code in (errno.EACCES, errno.EPERM):
+            return MotdPermissionError(path, f"{what} by cosid: {_why(error)}", code)
+        if code == errno.EROFS:
+            return MotdReadOnlyError(path, f"{what}: it is on a read-only file system", code)
+    return base(path, f"{what}: {_why(error)}", code)
+
+
+def _why(error: OSError) -> str:
+    """The error's name and text without the path (paths under the root prefix stay ours)."""
+    name = errno.errorcode.get(error.errno or 0, "error")
+    return f"{name} ({error.strerror})" if error.strerror else name
