@@ -38,9 +38,11 @@ async def test_the_hostname_is_set_drift_repaired_and_restored(sandboxed: Daemon
     await specs.apply(sandboxed, HOSTNAME_NS, HOSTNAMES, "hostname", {"hostname": "node-1"})
 
     async def named() -> bool:
-        return daemon_hostname(sandboxed) == "node-1"
+        found = await specs.condition(sandboxed, "hostname", HOSTNAMES, "hostname")
+        return found is not None and found["ready"] is True
 
     await specs.until(named)
+    assert daemon_hostname(sandboxed) == "node-1"
     assert (etc(sandboxed) / "hostname").read_text() == "node-1\n"
     assert socket.gethostname() == host
 
@@ -63,12 +65,11 @@ async def test_the_motd_is_written_and_its_original_restored(sandboxed: Daemon) 
     await specs.apply(sandboxed, MOTD_NS, MOTDS, "motd", {"text": "Welcome to node-1"})
 
     async def written() -> bool:
-        return motd.read_text() == "Welcome to node-1\n"
+        found = await specs.condition(sandboxed, "motd", MOTDS, "motd")
+        return found is not None and found["ready"] is True
 
     await specs.until(written)
-    found = await specs.condition(sandboxed, "motd", MOTDS, "motd")
-    assert found is not None
-    assert found["ready"] is True
+    assert motd.read_text() == "Welcome to node-1\n"
 
     await specs.delete(sandboxed, MOTD_NS, MOTDS, "motd")
     assert motd.read_text() == "the distribution's greeting\n"
