@@ -9,8 +9,12 @@ import socket
 import subprocess
 from pathlib import Path
 
+import grpc
+import pytest
+
 from tests.support import specs
 from tests.support.daemon import Daemon
+from tests.support.wire import field_violations
 
 HOSTNAME_NS, HOSTNAMES = "hostname", "HostnameSpecs.hostname.cosi.dev"
 MOTD_NS, MOTDS = "motd", "MotdSpecs.motd.cosi.dev"
@@ -75,12 +79,12 @@ async def test_the_motd_is_written_and_its_original_restored(sandboxed: Daemon) 
     assert motd.read_text() == "the distribution's greeting\n"
 
 
-async def test_a_second_hostname_spec_is_refused_on_its_condition(sandboxed: Daemon) -> None:
-    await specs.apply(sandboxed, HOSTNAME_NS, HOSTNAMES, "other", {"hostname": "node-2"})
+async def test_a_second_hostname_spec_is_refused_at_the_edge(sandboxed: Daemon) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await specs.apply(sandboxed, HOSTNAME_NS, HOSTNAMES, "other", {"hostname": "node-2"})
 
-    async def refused() -> bool:
-        found = await specs.condition(sandboxed, "hostname", HOSTNAMES, "other")
-        return found is not None and found["ready"] is False
-
-    await specs.until(refused)
-    assert daemon_hostname(sandboxed) != "node-2"
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(refused.value) == {
+        "resource.metadata.id": "must be 'hostname', as the spec says"
+    }
+    assert await specs.condition(sandboxed, "hostname", HOSTNAMES, "other") is None

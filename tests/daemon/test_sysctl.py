@@ -8,8 +8,19 @@ import signal
 import subprocess
 from pathlib import Path
 
+import grpc
+import pytest
+
 from tests.support import specs
 from tests.support.daemon import Daemon
+from tests.support.wire import (
+    connect,
+    create,
+    field_violations,
+    list_resources,
+    make_resource,
+    rpc_error,
+)
 
 SPECS_NS, SPECS = "sysctl", "SysctlSpecs.sysctl.cosi.dev"
 FORWARD = "net.ipv4.ip_forward"
@@ -105,3 +116,47 @@ async def test_specs_are_reapplied_after_sigkill(sandboxed: Daemon) -> None:
     sandboxed.start()  # a new sandbox: a fresh network namespace with the kernel's defaults
 
     await specs.until(applied)
+
+
+@pytest.mark.parametrize(
+    ("spec_id", "yaml_spec", "field", "description"),
+    [
+        (
+            "net.ipv4.ip_forward",
+            "key: net/../../etc/passwd\nvalue: '1'\n",
+            "resource.spec.yaml_spec.key",
+            "must not have '.' or '..' components",
+        ),
+        (
+            "net.ipv4.ip_forward",
+            "key: net.ipv4.ip_forward\nvalue: '1'\nextra: 2\n",
+            "resource.spec.yaml_spec.extra",
+            "is not a known field",
+        ),
+        (
+            "net.ipv4.tcp_fin_timeout",
+            "key: net.ipv4.ip_forward\nvalue: '1'\n",
+            "resource.metadata.id",
+            "must be 'net.ipv4.ip_forward', as the spec says",
+        ),
+        ("net.ipv4.ip_forward", "key: [unclosed\n", "resource.spec.yaml_spec", "is not valid YAML"),
+    ],
+)
+async def test_bad_specs_are_refused_at_the_edge_and_nothing_is_stored(
+    shared_daemon: Daemon, spec_id: str, yaml_spec: str, field: str, description: str
+) -> None:
+    async with connect(shared_daemon.endpoint) as stub:
+        error = await rpc_error(
+            create(stub, make_resource(spec_id, SPECS, ns=SPECS_NS, yaml_spec=yaml_spec))
+        )
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert field_violations(error) == {field: description}
+        assert await list_resources(stub, SPECS, ns=SPECS_NS) == []
+
+
+async def test_statuses_are_written_by_cosid_only(shared_daemon: Daemon) -> None:
+    status_type = "SysctlStatuses.sysctl.cosi.dev"
+    async with connect(shared_daemon.endpoint) as stub:
+        error = await rpc_error(create(stub, make_resource(FORWARD, status_type, ns="runtime")))
+        assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert await list_resources(stub, status_type, ns="runtime") == []

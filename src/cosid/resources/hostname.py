@@ -55,12 +55,6 @@ SPECS: Final = Kind(namespaces.HOSTNAME.name, HOSTNAME_SPEC_TYPE)
 STATUSES: Final = Kind(namespaces.RUNTIME.name, HOSTNAME_STATUS_TYPE)
 ORIGINALS: Final = Kind(namespaces.HOSTNAME.name, HOSTNAME_ORIGINAL_TYPE)
 
-DEFINITIONS: Final = (
-    ResourceDefinition(SPECS.type, SPECS.namespace, aliases=("hostname",)),
-    ResourceDefinition(STATUSES.type, STATUSES.namespace),
-    ResourceDefinition(ORIGINALS.type, ORIGINALS.namespace),
-)
-
 MAX_NAME_BYTES: Final = 64
 """HOST_NAME_MAX: the kernel refuses longer host and domain names (EINVAL)."""
 MAX_LABEL_LENGTH: Final = 63
@@ -159,3 +153,10 @@ class HostnameOriginal(BaseModel):
     hostname: str
     domain: str
     file: str | None = None
+
+
+DEFINITIONS: Final = (
+    ResourceDefinition(SPECS.type, SPECS.namespace, aliases=("hostname",), spec_model=HostnameSpec),
+    ResourceDefinition(STATUSES.type, STATUSES.namespace, writable=False),
+    ResourceDefinition(ORIGINALS.type, ORIGINALS.namespace, writable=False),
+)

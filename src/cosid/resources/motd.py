@@ -55,12 +55,6 @@ SPECS: Final = Kind(namespaces.MOTD.name, MOTD_SPEC_TYPE)
 STATUSES: Final = Kind(namespaces.RUNTIME.name, MOTD_STATUS_TYPE)
 ORIGINALS: Final = Kind(namespaces.MOTD.name, MOTD_ORIGINAL_TYPE)
 
-DEFINITIONS: Final = (
-    ResourceDefinition(SPECS.type, SPECS.namespace, aliases=("motd",)),
-    ResourceDefinition(STATUSES.type, STATUSES.namespace),
-    ResourceDefinition(ORIGINALS.type, ORIGINALS.namespace),
-)
-
 MOTD_ID: Final = "motd"
 """The id of the one resource of each MOTD type: the MOTD is one file."""
 MOTD_PATH: Final = "/etc/motd"
@@ -174,3 +168,10 @@ class MotdOriginal(BaseModel):
     @property
     def sha256(self) -> str | None:
         return digest(self.content) if self.exists else None
+
+
+DEFINITIONS: Final = (
+    ResourceDefinition(SPECS.type, SPECS.namespace, aliases=("motd",), spec_model=MotdSpec),
+    ResourceDefinition(STATUSES.type, STATUSES.namespace, writable=False),
+    ResourceDefinition(ORIGINALS.type, ORIGINALS.namespace, writable=False),
+)

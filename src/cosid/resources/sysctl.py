@@ -63,12 +63,6 @@ SPECS: Final = Kind(namespaces.SYSCTL.name, SYSCTL_SPEC_TYPE)
 STATUSES: Final = Kind(namespaces.RUNTIME.name, SYSCTL_STATUS_TYPE)
 ORIGINALS: Final = Kind(namespaces.SYSCTL.name, SYSCTL_ORIGINAL_TYPE)
 
-DEFINITIONS: Final = (
-    ResourceDefinition(SPECS.type, SPECS.namespace, aliases=("sysctl", "sysctls")),
-    ResourceDefinition(STATUSES.type, STATUSES.namespace),
-    ResourceDefinition(ORIGINALS.type, ORIGINALS.namespace),
-)
-
 MAX_KEY_LENGTH: Final = 255
 MAX_VALUE_BYTES: Final = 4096
 
@@ -205,3 +199,12 @@ class SysctlOriginal(BaseModel):
 
     key: SysctlKey
     value: str
+
+
+DEFINITIONS: Final = (
+    ResourceDefinition(
+        SPECS.type, SPECS.namespace, aliases=("sysctl", "sysctls"), spec_model=SysctlSpec
+    ),
+    ResourceDefinition(STATUSES.type, STATUSES.namespace, writable=False),
+    ResourceDefinition(ORIGINALS.type, ORIGINALS.namespace, writable=False),
+)

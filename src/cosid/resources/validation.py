@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from cosid.server.errors import FieldViolation
+
+@dataclass(frozen=True, slots=True)
+class FieldViolation:
+    """One bad field of a request: its path (``resource.metadata.id``) and what is wrong."""
+
+    field: str
+    description: str
+
 
 _DESCRIPTIONS = {
     "missing": "is required",

@@ -15,7 +15,7 @@ from cosid.state.registry import ResourceDefinition
 from cosid.state.resource import Kind, Pointer
 
 CONDITIONS = Kind(RUNTIME.name, "Conditions.runtime.cosi.dev")
-CONDITIONS_DEFINITION = ResourceDefinition(CONDITIONS.type, CONDITIONS.namespace)
+CONDITIONS_DEFINITION = ResourceDefinition(CONDITIONS.type, CONDITIONS.namespace, writable=False)
 
 
 class Reason(StrEnum):

@@ -7,13 +7,13 @@ learns which field to fix; nothing else leaks (no stack traces, no internal path
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from cosid.resources.validation import FieldViolation
 from cosid.state.codec import CodecError
 from cosid.state.errors import (
     AlreadyExistsError,
@@ -29,12 +29,6 @@ from cosid.state.errors import (
 )
 from cosid.state.state import InvalidWatchOptionsError
 from cosid.state.store import StoreClosedError
-
-
-@dataclass(frozen=True, slots=True)
-class FieldViolation:
-    field: str
-    description: str
 
 
 class InvalidArgumentError(Exception):

@@ -24,7 +24,8 @@ from google.protobuf.message import DecodeError, Message
 from google.protobuf.message_factory import GetMessageClass
 from structlog.contextvars import bind_contextvars, clear_contextvars
 
-from cosid.server.errors import EXPECTED_ERRORS, FieldViolation, InvalidArgumentError, to_status
+from cosid.resources.validation import FieldViolation
+from cosid.server.errors import EXPECTED_ERRORS, InvalidArgumentError, to_status
 
 log = structlog.get_logger("cosid.rpc")
 

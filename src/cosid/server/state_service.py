@@ -15,6 +15,7 @@ from cosid.server.event_cache import WireEventCache
 from cosid.server.limits import Limits
 from cosid.server.validation import (
     check_single_watch_options,
+    check_spec,
     kind_from_request,
     owner_from_request,
     pointer_from_request,
@@ -23,7 +24,7 @@ from cosid.server.validation import (
 )
 from cosid.state.codec import phase_from_wire, resource_to_wire
 from cosid.state.events import EventType
-from cosid.state.registry import META_NAMESPACE, Registry
+from cosid.state.registry import Registry, ResourceDefinition
 from cosid.state.resource import Kind, Pointer, Resource
 from cosid.state.state import (
     EventBatch,
@@ -66,10 +67,11 @@ class StateService(state_pb2_grpc.StateServicer):
     def _readable(self, kind: Kind) -> None:
         self._registry.check(kind)
 
-    def _writable(self, kind: Kind) -> None:
-        self._registry.check(kind)
-        if kind.namespace == META_NAMESPACE:
-            raise DeniedError(f"namespace {META_NAMESPACE!r} is maintained by cosid")
+    def _writable(self, kind: Kind) -> ResourceDefinition | None:
+        definition = self._registry.check(kind)
+        if definition is not None and not definition.writable:
+            raise DeniedError(f"{kind.type} is written by cosid only")
+        return definition
 
     def _pointer(self, namespace: str, type_: str, id_: str) -> Pointer:
         pointer = pointer_from_request(namespace, type_, id_, self._limits)
@@ -112,7 +114,7 @@ class StateService(state_pb2_grpc.StateServicer):
     ) -> state_pb2.CreateResponse:
         resource = self._resource(request.resource, "resource")
         owner = owner_from_request(request.options.owner, "options.owner", self._limits)
-        self._writable(resource.pointer.kind)
+        check_spec(self._writable(resource.pointer.kind), resource, "resource")
         stored = await self._state.create(resource, owner)
         bind_contextvars(new_version=stored.version)
         return state_pb2.CreateResponse(resource=resource_to_wire(stored))
@@ -128,7 +130,7 @@ class StateService(state_pb2_grpc.StateServicer):
             expected_phase = phase_from_wire(
                 request.options.expected_phase, "options.expected_phase"
             )
-        self._writable(resource.pointer.kind)
+        check_spec(self._writable(resource.pointer.kind), resource, "new_resource")
         stored = await self._state.update(resource, owner, expected_phase)
         bind_contextvars(new_version=stored.version)
         return state_pb2.UpdateResponse(resource=resource_to_wire(stored))

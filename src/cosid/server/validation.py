@@ -7,12 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import yaml
+from pydantic import ValidationError
+
 from cosid.api.cosi.resource import resource_pb2, state_pb2
-from cosid.server.errors import FieldViolation, InvalidArgumentError
+from cosid.resources.document import from_spec
+from cosid.resources.validation import FieldViolation, field_violations
+from cosid.server.errors import InvalidArgumentError
 from cosid.server.limits import Limits
 from cosid.state.codec import CodecError, metadata_from_wire
 from cosid.state.errors import InvalidQueryError
 from cosid.state.query import IDQuery, LabelOp, LabelQuery, LabelTerm, ResourceQuery
+from cosid.state.registry import ResourceDefinition
 from cosid.state.resource import Kind, Pointer, Resource, Spec
 
 
@@ -183,3 +189,22 @@ def check_single_watch_options(options: state_pb2.WatchOptions) -> None:
         if used:
             violations.add(field, "applies to kind watches only (requests without an id)")
     violations.raise_if_any()
+
+
+def check_spec(definition: ResourceDefinition | None, resource: Resource, field: str) -> None:
+    """A built-in spec must be what its model accepts, stored under the id the spec names."""
+    if definition is None or definition.spec_model is None:
+        return
+    spec_field = f"{field}.spec.yaml_spec"
+    try:
+        model = from_spec(definition.spec_model, resource.spec)
+    except yaml.YAMLError:
+        raise InvalidArgumentError([FieldViolation(spec_field, "is not valid YAML")]) from None
+    except ValidationError as error:
+        raise InvalidArgumentError(field_violations(error, spec_field)) from None
+    expected_id = getattr(model, "id", None)
+    if isinstance(expected_id, str) and expected_id != resource.metadata.id:
+        violation = FieldViolation(
+            f"{field}.metadata.id", f"must be {expected_id!r}, as the spec says"
+        )
+        raise InvalidArgumentError([violation])

@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel
+
 from cosid.state.errors import UnknownNamespaceError, UnknownTypeError
 from cosid.state.resource import Kind
 
@@ -35,6 +37,10 @@ class PrintColumn:
     json_path: str
 
 
+SpecModel = type[BaseModel]
+"""The pydantic model of a spec (defined here, before a field named `type` shadows the builtin)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ResourceDefinition:
     """A built-in type, e.g. "Namespaces.meta.cosi.dev": a plural CamelCase name and a suffix."""
@@ -44,6 +50,10 @@ class ResourceDefinition:
     aliases: tuple[str, ...] = ()
     print_columns: tuple[PrintColumn, ...] = ()
     sensitive: bool = False
+    spec_model: SpecModel | None = None
+    """Validates the YAML spec clients write (built-in spec types); None: not validated."""
+    writable: bool = True
+    """False for what only cosid writes (meta, statuses, conditions): clients may only read."""
     display_type: str = field(init=False)
     all_aliases: tuple[str, ...] = field(init=False)
 
@@ -88,12 +98,13 @@ META_NAMESPACE_DEFINITION = NamespaceDefinition(
     META_NAMESPACE, "Metadata namespace which contains resource and namespace definitions."
 )
 META_TYPES = (
-    ResourceDefinition(NAMESPACES_TYPE, META_NAMESPACE, aliases=("ns",)),
+    ResourceDefinition(NAMESPACES_TYPE, META_NAMESPACE, aliases=("ns",), writable=False),
     ResourceDefinition(
         RESOURCE_DEFINITIONS_TYPE,
         META_NAMESPACE,
         aliases=("api-resources",),
         print_columns=(PrintColumn("Aliases", "{.aliases[:]}"),),
+        writable=False,
     ),
 )
 
@@ -128,11 +139,15 @@ class Registry:
         except KeyError:
             raise UnknownNamespaceError(name) from None
 
-    def check(self, kind: Kind) -> None:
-        """Raise unless `kind` may be stored: a defined type, or any type in an open namespace."""
+    def check(self, kind: Kind) -> ResourceDefinition | None:
+        """Raise unless `kind` may be stored: a defined type, or any type in an open namespace.
+
+        Returns the type's definition (None for an opaque type of an open namespace).
+        """
         namespace = self.namespace(kind.namespace)
-        if namespace.open:
-            return
         definition = self.definitions.get(kind.type)
-        if definition is None or definition.default_namespace != kind.namespace:
-            raise UnknownTypeError(kind)
+        if definition is not None and definition.default_namespace == kind.namespace:
+            return definition
+        if namespace.open:
+            return None
+        raise UnknownTypeError(kind)
