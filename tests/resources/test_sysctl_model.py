@@ -23,8 +23,7 @@ from cosid.resources.sysctl import (
     parse_key,
     values_match,
 )
-from cosid.resources.validation import field_violations
-from cosid.server.errors import FieldViolation
+from cosid.resources.validation import FieldViolation, field_violations
 
 
 def spec(**fields: Any) -> SysctlSpec:
