@@ -8,6 +8,7 @@ namespace, witness the kernel's names. The host's names are checked unchanged af
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +33,7 @@ from cosid.state.errors import NotFoundError
 from cosid.state.resource import Kind, Metadata, Pointer, Resource
 from cosid.state.store import Store
 from tests.drivers.uts import CAP_SYS_ADMIN, UtsNamespace, guarded_uts, set_in
-from tests.runtime.conftest import FAST, condition_of, eventually
+from tests.runtime.conftest import FAST, condition_of, eventually, settled
 
 BEFORE = "before-cosid"
 
@@ -161,6 +162,37 @@ def test_drift_is_repaired_on_resync_and_counted(uts: UtsNamespace, root: Path) 
 
     uts.run(scenario())
     assert uts.witness()[0] == "web-01"
+    assert hostname_file(root) == "web-01\n"
+
+
+def test_an_edit_of_the_file_is_repaired_at_once_without_resync(
+    uts: UtsNamespace, root: Path
+) -> None:
+    """The runtime here has no resync (None) and nobody calls refresh: inotify alone."""
+    path = root / "etc" / "hostname"
+
+    async def scenario() -> None:
+        store = Store()
+        runtime = start(store, root)
+        try:
+            await store.create(spec("web-01"))
+            await ready(store)
+            metrics = runtime.metrics()["hostname"]
+
+            path.write_text("intruder\n")
+
+            async def repaired() -> bool:
+                return metrics.repairs == 1 and hostname_file(root) == "web-01\n"
+
+            await eventually(repaired, within=1.0)
+            count = await settled(lambda: metrics.reconciles)  # its own write: one more
+            await asyncio.sleep(0.2)
+            assert metrics.reconciles == count
+            assert (await status(store)).file == "web-01\n"
+        finally:
+            await runtime.stop()
+
+    uts.run(scenario())
     assert hostname_file(root) == "web-01\n"
 
 

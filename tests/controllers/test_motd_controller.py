@@ -4,6 +4,7 @@ root prefix (the driver's own root option), so these tests never touch the host'
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -30,7 +31,7 @@ from cosid.state.errors import NotFoundError
 from cosid.state.resource import Kind, Metadata, Pointer, Resource
 from cosid.state.store import Store
 from tests.drivers.readonly import read_only_directory
-from tests.runtime.conftest import FAST, condition_of, eventually
+from tests.runtime.conftest import FAST, condition_of, eventually, settled
 
 ORIGINAL = b"Original message\n"
 
@@ -184,6 +185,39 @@ async def test_drift_is_repaired_on_refresh_and_counted(
     assert tree.content() == b"Changed on purpose\n"
     metrics = runtime.metrics()["motd"]
     assert (metrics.applied, metrics.repairs) == (2, 1), "a new text is applied, not repaired"
+
+
+async def test_an_external_edit_is_repaired_at_once_without_resync(
+    store: Store, tree: Tree, runtime: Runtime
+) -> None:
+    """The runtime here has no resync (None) and nobody calls refresh: inotify alone."""
+    await store.create(spec("Hello"))
+    await ready(store)
+    metrics = runtime.metrics()["motd"]
+
+    async def repaired(count: int) -> None:
+        async def check() -> bool:
+            return metrics.repairs == count and tree.content() == b"Hello\n"
+
+        await eventually(check, within=1.0)
+
+    tree.put(b"edited in place\n")
+    await repaired(1)
+
+    replaced = tree.etc / "motd.new"  # as an editor saves: a new file renamed over
+    replaced.write_bytes(b"replaced\n")
+    os.rename(replaced, tree.motd)
+    await repaired(2)
+
+    tree.motd.unlink()
+    await repaired(3)
+    assert tree.entries() == ["motd"]
+
+    # cosid's own writes were events too: one more reconcile each, which finds nothing to do
+    count = await settled(lambda: metrics.reconciles)
+    await asyncio.sleep(0.2)
+    assert metrics.reconciles == count
+    assert (metrics.repairs, metrics.applied) == (3, 1)
 
 
 async def test_deleting_the_spec_restores_the_original(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +34,7 @@ class Recorder:
     inputs: tuple[Input, ...] = (Input(SPECS, Strength.STRONG),)
     outputs: tuple[Output, ...] = (Output(STATUSES),)
     resync_seconds: float | None = None
+    watched_paths: tuple[Path, ...] = ()
     reconciled: list[tuple[str, int]] = field(default_factory=list)
     torn_down: list[str] = field(default_factory=list)
     failing: dict[str, Exception] = field(default_factory=dict)
@@ -73,6 +75,19 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 2.0) 
         if asyncio.get_running_loop().time() > deadline:
             pytest.fail("the runtime did not get there in time")
         await asyncio.sleep(0.005)
+
+
+async def settled(count: Callable[[], int], within: float = 1.0) -> int:
+    """The count once it holds still for 0.1 s; fails the test if it keeps moving (a loop)."""
+    deadline = asyncio.get_running_loop().time() + within
+    last = count()
+    while True:
+        await asyncio.sleep(0.1)
+        if count() == last:
+            return last
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail("still reconciling: a loop")
+        last = count()
 
 
 async def condition_of(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+from pathlib import Path
 
 import pytest
 
@@ -225,6 +228,59 @@ async def test_resync_reconciles_again_without_events(store: Store) -> None:
         assert {version for _, version in recorder.reconciled} == {2}  # one spec, many passes
     finally:
         await runtime.stop()
+
+
+async def test_a_watched_file_change_reconciles_every_item(store: Store, tmp_path: Path) -> None:
+    watched = tmp_path / "watched"
+    recorder = Recorder(watched_paths=(watched,))
+    runtime = Runtime(store, [recorder], backoff=FAST)
+    runtime.start()
+    try:
+        await store.create(widget("a"))
+        await store.create(widget("b"))
+
+        async def both() -> bool:
+            return {item_id for item_id, _ in recorder.reconciled} == {"a", "b"}
+
+        await eventually(both)
+        await asyncio.sleep(0.1)  # settled (the finalizer's own event reconciles once more)
+        settled = len(recorder.reconciled)
+        (tmp_path / "unwatched").write_text("x\n")
+        await asyncio.sleep(0.1)
+        assert len(recorder.reconciled) == settled, "another file in the directory is no drift"
+
+        watched.write_text("edited\n")
+
+        async def again() -> bool:
+            return len(recorder.reconciled) >= settled + 2
+
+        await eventually(again, within=1.0)
+        assert sorted(item_id for item_id, _ in recorder.reconciled[settled:]) == ["a", "b"]
+    finally:
+        await runtime.stop()
+
+
+async def test_files_are_watched_only_while_the_controller_runs(
+    store: Store, tmp_path: Path
+) -> None:
+    before = inotify_descriptors()
+    runtime = Runtime(store, [Recorder(watched_paths=(tmp_path / "watched",))], backoff=FAST)
+    runtime.start()
+    await asyncio.sleep(0.05)
+    assert len(inotify_descriptors() - before) == 1
+
+    await runtime.stop()
+
+    assert inotify_descriptors() == before
+
+
+def inotify_descriptors() -> set[int]:
+    found = set()
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/self/fd/{name}") == "anon_inode:inotify":
+                found.add(int(name))
+    return found
 
 
 async def test_a_weak_input_change_requeues_the_items(store: Store) -> None:

@@ -3,10 +3,13 @@ found first, restores it on delete.
 
 Reads: HostnameSpecs (strong; one spec, id ``hostname``). Writes: HostnameStatuses (what the
 kernel and the file hold) and HostnameOriginals (durable, so a restart still restores the right
-names). The kernel does not announce a new hostname, so drift is found by the runtime's resync.
+names). The kernel does not announce a new hostname, so drift there is found by the runtime's
+resync; /etc/hostname is a watched path, so an edit of the file is repaired at once.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from cosid.drivers.hostname import HostnameDriver, HostnameState, HostnameWriteError
 from cosid.resources.document import from_spec, to_spec
@@ -45,6 +48,7 @@ class HostnameController:
     ) -> None:
         self._driver = driver
         self.resync_seconds = resync_seconds
+        self.watched_paths: tuple[Path, ...] = driver.watched_paths
 
     async def reconcile(self, item: Resource, writer: OutputWriter) -> Outcome:
         spec = _spec_of(item)

@@ -2,11 +2,14 @@
 that back when the spec is deleted (removing the file if there was none).
 
 Reads: MotdSpecs (strong; one resource, id ``motd``). Writes: MotdStatuses (what the file
-holds) and MotdOriginals (durable, so a restart still restores the right content). Until
-inotify feeds it, drift is found by the runtime's resync.
+holds) and MotdOriginals (durable, so a restart still restores the right content). The file is
+a watched path: the runtime repairs an edit as soon as inotify reports it; the resync remains
+for what inotify cannot see (a directory that came back, a lost watch).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from cosid.drivers.motd import MotdDriver, MotdError, MotdFile
 from cosid.resources.document import from_spec, to_spec
@@ -42,6 +45,7 @@ class MotdController:
     ) -> None:
         self._driver = driver
         self.resync_seconds = resync_seconds
+        self.watched_paths: tuple[Path, ...] = driver.watched_paths
 
     async def reconcile(self, item: Resource, writer: OutputWriter) -> Outcome:
         try:

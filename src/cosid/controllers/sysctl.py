@@ -7,6 +7,8 @@ changes, so drift is found by the runtime's resync.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cosid.drivers.sysctl import SysctlDriver, SysctlNotSupportedError, SysctlWriteError
 from cosid.resources.document import from_spec, to_spec
 from cosid.resources.sysctl import (
@@ -33,6 +35,7 @@ class SysctlController:
     name = "sysctl"
     inputs = (Input(SPECS, Strength.STRONG),)
     outputs = (Output(STATUSES), Output(ORIGINALS))
+    watched_paths: tuple[Path, ...] = ()  # /proc/sys announces nothing: resync only
 
     def __init__(
         self, driver: SysctlDriver, resync_seconds: float | None = DEFAULT_RESYNC_SECONDS

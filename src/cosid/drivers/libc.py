@@ -27,6 +27,9 @@ LIBC.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 LIBC.setdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 LIBC.gethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 LIBC.getdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+LIBC.inotify_init1.argtypes = [ctypes.c_int]
+LIBC.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
+LIBC.inotify_rm_watch.argtypes = [ctypes.c_int, ctypes.c_int]
 
 UTS_FIELD_BYTES: Final = 65
 """The kernel's UTS strings: up to 64 bytes (HOST_NAME_MAX) and the terminating NUL."""
@@ -59,6 +62,30 @@ def gethostname() -> bytes:
 def getdomainname() -> bytes:
     """The calling thread's UTS namespace's NIS domain name (``(none)`` when never set)."""
     return _get(LIBC.getdomainname)
+
+
+def inotify_init1(flags: int) -> int:
+    """inotify_init1(2): a new inotify instance's file descriptor (EMFILE past the user's
+    ``fs.inotify.max_user_instances``)."""
+    fd: int = LIBC.inotify_init1(flags)
+    if fd < 0:
+        raise last_error()
+    return fd
+
+
+def inotify_add_watch(fd: int, path: bytes, mask: int) -> int:
+    """inotify_add_watch(2): the watch descriptor for `path` (the same one again for a path
+    already watched, whose mask `mask` then replaces)."""
+    wd: int = LIBC.inotify_add_watch(fd, path, mask)
+    if wd < 0:
+        raise last_error()
+    return wd
+
+
+def inotify_rm_watch(fd: int, wd: int) -> None:
+    """inotify_rm_watch(2): the kernel drops the watch and queues IN_IGNORED for it."""
+    if LIBC.inotify_rm_watch(fd, wd) != 0:
+        raise last_error()
 
 
 def _get(function: ctypes._NamedFuncPointer) -> bytes:

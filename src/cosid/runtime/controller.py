@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
 
 from cosid.runtime.writer import OutputWriter
@@ -61,6 +62,13 @@ class Controller(Protocol):
     def resync_seconds(self) -> float | None:
         """Reconcile every item this often even without events (for state the kernel does not
         announce, e.g. /proc/sys); None: events only."""
+        ...
+
+    @property
+    def watched_paths(self) -> tuple[Path, ...]:
+        """Files (absolute) whose change is drift: the runtime watches them with inotify and
+        reconciles every item as soon as one changes. Empty (the usual value) when the
+        controller's state is not in files, or the kernel announces nothing about it."""
         ...
 
     async def reconcile(self, item: Resource, writer: OutputWriter) -> Outcome:

@@ -1,20 +1,23 @@
 """Runs controllers: checks who owns what at start-up, feeds each its items, restarts crashes.
 
 Each controller watches its primary input with bootstrap, so starting (or restarting) the
-daemon re-applies every stored spec; weak inputs and the resync timer re-queue every item;
-the store's DESTROYED event ends an item's task and its condition.
+daemon re-applies every stored spec; weak inputs, the resync timer and inotify events on the
+controller's watched files re-queue every item; the store's DESTROYED event ends an item's
+task and its condition.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 
 import structlog
 
 from cosid.runtime.backoff import Backoff
 from cosid.runtime.conditions import CONDITIONS
 from cosid.runtime.controller import Controller, Strength
+from cosid.runtime.inotify import FileWatcher
 from cosid.runtime.item import Item, ItemContext
 from cosid.runtime.metrics import ControllerMetrics
 from cosid.runtime.writer import OutputWriter
@@ -104,6 +107,7 @@ class ControllerRun:
     async def _serve(self) -> None:
         primary = self._controller.inputs[0].kind
         watch = await self._state.watch_kind(primary, WatchKindOptions(bootstrap_contents=True))
+        files = self._watch_files()  # before the first reconcile reads them: no edit is missed
         helpers = [
             asyncio.create_task(self._follow_weak(i.kind)) for i in self._controller.inputs[1:]
         ]
@@ -122,6 +126,8 @@ class ControllerRun:
                     else:
                         self._item(pointer).poke()
         finally:
+            if files is not None:
+                files.close()
             for helper in helpers:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
@@ -144,6 +150,30 @@ class ControllerRun:
     async def _follow_weak(self, kind: Kind) -> None:
         async for _ in await self._state.watch_kind(kind):
             self.refresh()
+
+    def _watch_files(self) -> FileWatcher | None:
+        paths = self._controller.watched_paths
+        if not paths:
+            return None
+        watcher = FileWatcher(paths, self._files_changed)
+        try:
+            watcher.start()
+        except OSError as error:  # no inotify instance left (EMFILE): keep running without
+            log.warning(
+                "cannot watch files; their drift is found by the resync only",
+                controller=self._controller.name,
+                error=str(error),
+            )
+            return None
+        return watcher
+
+    def _files_changed(self, paths: frozenset[Path]) -> None:
+        log.debug(
+            "watched files changed",
+            controller=self._controller.name,
+            paths=sorted(str(p) for p in paths),
+        )
+        self.refresh()
 
     async def _resync(self, seconds: float) -> None:
         while True:

@@ -4,6 +4,7 @@ that say why a write failed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar, Protocol
 
 
@@ -68,6 +69,12 @@ class HostnameDriver(Protocol):
 
     The kernel's names are those of the calling thread's UTS namespace.
     """
+
+    @property
+    def watched_paths(self) -> tuple[Path, ...]:
+        """The files whose change is drift (/etc/hostname under the root prefix), for the
+        runtime's inotify watch; the kernel's names announce nothing."""
+        ...
 
     async def read(self) -> HostnameState:
         """The kernel's names and the file's content.

@@ -3,7 +3,8 @@
 No hostname binary, no D-Bus: the kernel's names are read and set with the C library's calls
 (`cosid.drivers.libc`), which act on the UTS namespace of the calling thread, so every call
 stays on the caller's thread (the methods never hand work to another one). The kernel does not
-announce a change of name, so drift is found by the controller's resync.
+announce a change of name, so drift there is found by the controller's resync; the file is in
+`watched_paths`, so the runtime notices its edits at once (inotify).
 
 /etc/hostname is replaced whole: written to a temporary file beside it, flushed to disk and
 renamed over it, so a reader (or a crash) sees the old name or the new one, never a mix; the
@@ -55,6 +56,7 @@ class KernelHostnameDriver:
     def __init__(self, root: Path = Path("/")) -> None:
         self.root = root
         self.etc = os.path.join(os.path.realpath(root), "etc")
+        self.watched_paths = (Path(self.etc, FILE_NAME),)
 
     async def read(self) -> HostnameState:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar, Protocol
 
 from cosid.resources.motd import digest
@@ -88,6 +89,11 @@ class MotdDriver(Protocol):
     @property
     def path(self) -> str:
         """The file, as the node sees it (the root prefix left out): for messages."""
+        ...
+
+    @property
+    def watched_paths(self) -> tuple[Path, ...]:
+        """The file under the root prefix, for the runtime's inotify watch (drift)."""
         ...
 
     async def read(self) -> MotdFile | None:

@@ -56,6 +56,7 @@ class FileMotdDriver:
     def __init__(self, root: Path = Path("/")) -> None:
         self.root = root
         self.directory = os.path.join(os.path.realpath(root), _DIRECTORY.lstrip("/"))
+        self.watched_paths = (Path(self.directory, _NAME),)
 
     async def read(self) -> MotdFile | None:
         return await asyncio.to_thread(self._read)
