@@ -320,3 +320,35 @@ def test_watch_tells_when_the_daemon_ends_it(daemon: Daemon) -> None:
             f"cosictl: UNAVAILABLE: cosid at {daemon.endpoint} is unavailable: "
             "the daemon is shutting down\n"
         )
+
+
+def test_delete_waits_for_the_finalizers_then_removes(shared_daemon: Daemon, kind: Kind) -> None:
+    with Client.connect(shared_daemon.endpoint) as client:
+        created = client.create(
+            Resource(Metadata(kind.namespace, kind.type, "held", finalizers=("ctl",)), Spec())
+        )
+        deleting = subprocess.Popen(
+            [str(COSICTL), "--endpoint", shared_daemon.endpoint, "delete", kind.type, "held"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            for _ in range(100):  # the delete tore it down: now it waits for "ctl" to go
+                torn = client.get(created.pointer)
+                if torn.metadata.phase == "tearingDown":
+                    break
+                threading.Event().wait(0.02)
+            assert deleting.poll() is None, "delete returned before the finalizer was removed"
+            client.update(torn.with_metadata(finalizers=()))
+            stdout, stderr = deleting.communicate(timeout=RUN_TIMEOUT)
+        finally:
+            deleting.kill()
+    assert (deleting.returncode, stderr) == (0, "")
+    assert stdout == f"deleted {created.pointer}\n"
+    assert ok("--endpoint", shared_daemon.endpoint, "get", kind.type).count("\n") == 1  # header
+
+
+def test_deleting_what_does_not_exist_says_so(shared_daemon: Daemon, kind: Kind) -> None:
+    message = failure("--endpoint", shared_daemon.endpoint, "delete", kind.type, "nothing")
+    assert message == f"cosictl: NOT_FOUND: resource {kind}/nothing doesn't exist"

@@ -56,6 +56,15 @@ def watch(client: Client, selection: Selection, bootstrap: bool, stdout: TextIO)
     raise WatchEndedError("the daemon ended the watch (is it shutting down?)")
 
 
+def delete(client: Client, selection: Selection, timeout: float | None, stdout: TextIO) -> None:
+    """Tear down and destroy one resource: returns once its controllers have undone it."""
+    assert selection.id is not None
+    _, kind = _resolve(client, selection)
+    pointer = Pointer(kind.namespace, kind.type, selection.id)
+    client.teardown_and_destroy(pointer, timeout=timeout)
+    print(f"deleted {pointer}", file=stdout)
+
+
 def _resolve(client: Client, selection: Selection) -> tuple[TypeDefinition, Kind]:
     definition = client.resolve_definition(selection.type_name)
     namespace = selection.namespace or definition.default_namespace

@@ -13,7 +13,7 @@ from typing import NoReturn
 
 import grpc
 
-from cosid.cli.commands import Selection, WatchEndedError, get, watch
+from cosid.cli.commands import Selection, WatchEndedError, delete, get, watch
 from cosid.cli.jsonpath import JsonPathError
 from cosid.cli.output import FORMATS
 from cosid.client import DEFAULT_ENDPOINT, ENDPOINT_ENV, Client, EndpointError, resolve_endpoint
@@ -48,12 +48,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="print what exists now before the changes (default: yes)",
     )
+    delete_parser = commands.add_parser(
+        "delete", help="undo a resource and remove it (waits until its controllers undid it)"
+    )
+    delete_parser.add_argument("type", metavar="TYPE", help="a type, short name or alias")
+    delete_parser.add_argument("id", metavar="ID", help="the resource to delete")
+    delete_parser.add_argument("-n", "--namespace", help="default: the type's default namespace")
+    delete_parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for the undo (default: 60)"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    selection = Selection(args.type, args.id, args.namespace, args.output)
+    selection = Selection(args.type, args.id, args.namespace, getattr(args, "output", "table"))
     try:
         endpoint = resolve_endpoint(args.endpoint)
     except EndpointError as error:
@@ -62,6 +71,8 @@ def main(argv: list[str] | None = None) -> None:
         with Client.connect(endpoint) as client:
             if args.command == "get":
                 get(client, selection, sys.stdout)
+            elif args.command == "delete":
+                delete(client, selection, args.timeout, sys.stdout)
             else:
                 watch(client, selection, args.bootstrap, sys.stdout)
     except grpc.RpcError as error:
