@@ -96,6 +96,11 @@ async def serve(config: Config) -> None:
     store.close()  # ends every watch, so only unary calls use the grace period
     await stopping
     listener.release()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        # Stopped cleanly: a repeated signal during the interpreter's exit must not turn a
+        # clean exit into death by signal.
+        loop.remove_signal_handler(signum)
+        signal.signal(signum, signal.SIG_IGN)
     log.info("stopped")
 
 

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Protocol
+
+from cosid.drivers.errors import DriverError
 
 
-class HostnameError(Exception):
-    """Base of the driver's errors. `reason` is a stable CamelCase word for status conditions."""
+class HostnameError(DriverError):
+    """Base of the hostname driver's errors; the subject is what was being read or written:
+    ``hostname``, ``domain`` or ``/etc/hostname``."""
 
-    reason: ClassVar[str] = "Failed"
-
-    def __init__(self, what: str, detail: str, errno: int | None = None) -> None:
-        super().__init__(f"{what}: {detail}")
-        self.what = what
-        """What was being read or written: ``hostname``, ``domain`` or ``/etc/hostname``."""
-        self.detail = detail
-        self.errno = errno
+    @property
+    def what(self) -> str:
+        return self.subject
 
 
 class HostnameReadError(HostnameError):

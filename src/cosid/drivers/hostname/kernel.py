@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cosid.drivers import libc
+from cosid.drivers.errors import describe_os_error
 from cosid.drivers.hostname.driver import (
     HostnameInvalidNameError,
     HostnamePermissionError,
@@ -63,7 +64,7 @@ class KernelHostnameDriver:
             hostname = libc.gethostname()
             domain = libc.getdomainname()
         except OSError as error:
-            raise HostnameReadError("hostname", _why(error), error.errno) from None
+            raise HostnameReadError("hostname", describe_os_error(error), error.errno) from None
         return HostnameState(
             hostname=hostname.decode(_ENCODING, errors="replace"),
             domain=domain.decode(_ENCODING, errors="replace"),
@@ -196,13 +197,15 @@ def _kernel_error(what: str, size: int, error: OSError) -> HostnameWriteError:
     code = error.errno
     if code == errno.EINVAL:
         return HostnameInvalidNameError(
-            what, f"the kernel refused the name ({size} bytes): {_why(error)}", code
+            what, f"the kernel refused the name ({size} bytes): {describe_os_error(error)}", code
         )
     if code == errno.EPERM:
         return HostnamePermissionError(
-            what, f"may not be set by cosid (CAP_SYS_ADMIN is needed): {_why(error)}", code
+            what,
+            f"may not be set by cosid (CAP_SYS_ADMIN is needed): {describe_os_error(error)}",
+            code,
         )
-    return HostnameWriteError(what, _why(error), code)
+    return HostnameWriteError(what, describe_os_error(error), code)
 
 
 def _file_error(error: OSError) -> HostnameWriteError:
@@ -213,9 +216,9 @@ def _file_error(error: OSError) -> HostnameWriteError:
         )
     if code in (errno.EACCES, errno.EPERM):
         return HostnamePermissionError(
-            FILE_WHAT, f"may not be written by cosid: {_why(error)}", code
+            FILE_WHAT, f"may not be written by cosid: {describe_os_error(error)}", code
         )
-    return HostnameWriteError(FILE_WHAT, _why(error), code)
+    return HostnameWriteError(FILE_WHAT, describe_os_error(error), code)
 
 
 def _file_read_error(error: OSError) -> HostnameReadError:
@@ -223,10 +226,4 @@ def _file_read_error(error: OSError) -> HostnameReadError:
         return HostnameSymlinkError(
             FILE_WHAT, "leads through a symlink, which cosid does not follow", error.errno
         )
-    return HostnameReadError(FILE_WHAT, _why(error), error.errno)
-
-
-def _why(error: OSError) -> str:
-    """The error's name and text without the path (paths under the root prefix stay ours)."""
-    name = errno.errorcode.get(error.errno or 0, "error")
-    return f"{name} ({error.strerror})" if error.strerror else name
+    return HostnameReadError(FILE_WHAT, describe_os_error(error), error.errno)

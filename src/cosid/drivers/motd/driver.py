@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Protocol
 
+from cosid.drivers.errors import DriverError
 from cosid.resources.motd import digest
 
 
@@ -28,16 +29,12 @@ class MotdFile:
         return len(self.content)
 
 
-class MotdError(Exception):
-    """Base of the driver's errors. `reason` is a stable CamelCase word for status conditions."""
+class MotdError(DriverError):
+    """Base of the MOTD driver's errors; the subject is the node path (``/etc/motd``)."""
 
-    reason: ClassVar[str] = "Failed"
-
-    def __init__(self, path: str, detail: str, errno: int | None = None) -> None:
-        super().__init__(f"{path}: {detail}")
-        self.path = path
-        self.detail = detail
-        self.errno = errno
+    @property
+    def path(self) -> str:
+        return self.subject
 
 
 class MotdSymlinkError(MotdError):

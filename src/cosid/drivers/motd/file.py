@@ -26,6 +26,7 @@ import secrets
 import stat
 from pathlib import Path
 
+from cosid.drivers.errors import describe_os_error
 from cosid.drivers.motd.driver import (
     MotdError,
     MotdFile,
@@ -187,13 +188,7 @@ def _error(base: type[MotdError], path: str, what: str, error: OSError) -> MotdE
         return MotdSymlinkError(path, "leads through a symlink; cosid follows none there", code)
     if issubclass(base, MotdWriteError):
         if code in (errno.EACCES, errno.EPERM):
-            return MotdPermissionError(path, f"{what} by cosid: {_why(error)}", code)
+            return MotdPermissionError(path, f"{what} by cosid: {describe_os_error(error)}", code)
         if code == errno.EROFS:
             return MotdReadOnlyError(path, f"{what}: it is on a read-only file system", code)
-    return base(path, f"{what}: {_why(error)}", code)
-
-
-def _why(error: OSError) -> str:
-    """The error's name and text without the path (paths under the root prefix stay ours)."""
-    name = errno.errorcode.get(error.errno or 0, "error")
-    return f"{name} ({error.strerror})" if error.strerror else name
+    return base(path, f"{what}: {describe_os_error(error)}", code)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol
+from typing import Protocol
+
+from cosid.drivers.errors import DriverError
 
 
-class SysctlError(Exception):
-    """Base of the driver's errors. `reason` is a stable CamelCase word for status conditions."""
-
-    reason: ClassVar[str] = "Failed"
+class SysctlError(DriverError):
+    """Base of the sysctl driver's errors; the subject reads ``sysctl <key>``."""
 
     def __init__(self, key: str, detail: str, errno: int | None = None) -> None:
-        super().__init__(f"sysctl {key}: {detail}")
+        super().__init__(f"sysctl {key}", detail, errno)
         self.key = key
-        self.detail = detail
-        self.errno = errno
 
 
 class SysctlKeyError(SysctlError, ValueError):

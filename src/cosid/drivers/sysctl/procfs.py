@@ -19,6 +19,7 @@ import os
 import stat
 from pathlib import Path
 
+from cosid.drivers.errors import describe_os_error
 from cosid.drivers.paths import open_no_symlinks
 from cosid.drivers.sysctl.driver import (
     SysctlInvalidValueError,
@@ -61,7 +62,7 @@ class ProcfsSysctlDriver:
         except OSError as error:
             if error.errno in _ABSENT:
                 return None
-            raise SysctlReadError(key, _why(error), error.errno) from None
+            raise SysctlReadError(key, describe_os_error(error), error.errno) from None
         return data.decode(errors="replace").rstrip("\n")
 
     async def write(self, key: str, value: str) -> None:
@@ -126,14 +127,18 @@ def _write_error(key: str, path: str, error: OSError) -> SysctlWriteError:
     if code in _ABSENT:
         return SysctlNotSupportedError(key, "is not supported by this kernel", code)
     if code in _REFUSED_VALUE:
-        return SysctlInvalidValueError(key, f"the kernel refused the value: {_why(error)}", code)
+        return SysctlInvalidValueError(
+            key, f"the kernel refused the value: {describe_os_error(error)}", code
+        )
     if code == errno.EROFS:
         return SysctlReadOnlyError(key, "is on a read-only file system", code)
     if code in (errno.EACCES, errno.EPERM):
         if code == errno.EACCES and _is_read_only(path):
             return SysctlReadOnlyError(key, "is read-only", code)
-        return SysctlPermissionError(key, f"may not be written by cosid: {_why(error)}", code)
-    return SysctlWriteError(key, _why(error), code)
+        return SysctlPermissionError(
+            key, f"may not be written by cosid: {describe_os_error(error)}", code
+        )
+    return SysctlWriteError(key, describe_os_error(error), code)
 
 
 def _is_read_only(path: str) -> bool:
@@ -142,9 +147,3 @@ def _is_read_only(path: str) -> bool:
     except OSError:
         return False
     return stat.S_ISREG(mode) and not mode & 0o222
-
-
-def _why(error: OSError) -> str:
-    """The error's name and text without the path (paths under the root prefix stay ours)."""
-    name = errno.errorcode.get(error.errno or 0, "error")
-    return f"{name} ({error.strerror})" if error.strerror else name
