@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -66,10 +67,15 @@ def at(kind: Kind, item_id: str = HOSTNAME_ID) -> Pointer:
     return Pointer(kind.namespace, kind.type, item_id)
 
 
-def start(store: Store, root: Path) -> Runtime:
+@asynccontextmanager
+async def running(store: Store, root: Path) -> AsyncIterator[Runtime]:
+    """The hostname controller under a runtime for the block's duration."""
     runtime = Runtime(store, [HostnameController(KernelHostnameDriver(root), None)], backoff=FAST)
     runtime.start()
-    return runtime
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
 
 
 async def status(store: Store) -> HostnameStatus:
@@ -109,8 +115,7 @@ async def failed(store: Store, item_id: str = HOSTNAME_ID) -> str:
 def test_applying_sets_the_names_and_reports_them(uts: UtsNamespace, root: Path) -> None:
     async def scenario() -> None:
         store = Store()
-        runtime = start(store, root)
-        try:
+        async with running(store, root) as runtime:
             await store.create(spec("Web-01.example.com", "Corp"))
             await ready(store)
             assert os.uname().nodename == "web-01.example.com"
@@ -121,8 +126,6 @@ def test_applying_sets_the_names_and_reports_them(uts: UtsNamespace, root: Path)
                 hostname=BEFORE, domain="(none)", file=f"{BEFORE}\n"
             )
             assert runtime.metrics()["hostname"].applied == 1
-        finally:
-            await runtime.stop()
 
     uts.run(scenario())
     assert uts.witness() == ("web-01.example.com", "Corp")
@@ -132,8 +135,7 @@ def test_applying_sets_the_names_and_reports_them(uts: UtsNamespace, root: Path)
 def test_drift_is_repaired_on_resync_and_counted(uts: UtsNamespace, root: Path) -> None:
     async def scenario() -> None:
         store = Store()
-        runtime = start(store, root)
-        try:
+        async with running(store, root) as runtime:
             await store.create(spec("web-01"))
             await ready(store)
             assert runtime.metrics()["hostname"].repairs == 0
@@ -157,8 +159,6 @@ def test_drift_is_repaired_on_resync_and_counted(uts: UtsNamespace, root: Path) 
 
             await eventually(file_repaired)
             assert (await status(store)).file == "web-01\n"
-        finally:
-            await runtime.stop()
 
     uts.run(scenario())
     assert uts.witness()[0] == "web-01"
@@ -173,8 +173,7 @@ def test_an_edit_of_the_file_is_repaired_at_once_without_resync(
 
     async def scenario() -> None:
         store = Store()
-        runtime = start(store, root)
-        try:
+        async with running(store, root) as runtime:
             await store.create(spec("web-01"))
             await ready(store)
             metrics = runtime.metrics()["hostname"]
@@ -189,8 +188,6 @@ def test_an_edit_of_the_file_is_repaired_at_once_without_resync(
             await asyncio.sleep(0.2)
             assert metrics.reconciles == count
             assert (await status(store)).file == "web-01\n"
-        finally:
-            await runtime.stop()
 
     uts.run(scenario())
     assert hostname_file(root) == "web-01\n"
@@ -199,8 +196,7 @@ def test_an_edit_of_the_file_is_repaired_at_once_without_resync(
 def test_a_changed_spec_is_applied_not_repaired(uts: UtsNamespace, root: Path) -> None:
     async def scenario() -> None:
         store = Store()
-        runtime = start(store, root)
-        try:
+        async with running(store, root) as runtime:
             await store.create(spec("web-01"))
             await ready(store)
             current = await store.get(at(SPECS))  # the finalizer moved its version on
@@ -209,8 +205,6 @@ def test_a_changed_spec_is_applied_not_repaired(uts: UtsNamespace, root: Path) -
             metrics = runtime.metrics()["hostname"]
             assert (metrics.applied, metrics.repairs) == (2, 0)
             assert (await original(store)).hostname == BEFORE
-        finally:
-            await runtime.stop()
 
     uts.run(scenario())
     assert uts.witness()[0] == "web-02"
@@ -219,8 +213,7 @@ def test_a_changed_spec_is_applied_not_repaired(uts: UtsNamespace, root: Path) -
 def test_deleting_the_spec_restores_the_names_and_the_file(uts: UtsNamespace, root: Path) -> None:
     async def scenario() -> None:
         store = Store()
-        runtime = start(store, root)
-        try:
+        async with running(store, root):
             await store.create(spec("web-01", "corp"))
             await ready(store)
             assert os.uname().nodename == "web-01"
@@ -230,8 +223,6 @@ def test_deleting_the_spec_restores_the_names_and_the_file(uts: UtsNamespace, ro
             for kind in (STATUSES, ORIGINALS):
                 with pytest.raises(NotFoundError):
                     await store.get(at(kind))
-        finally:
-            await runtime.stop()
 
     uts.run(scenario())
     assert uts.witness() == (BEFORE, "(none)")
@@ -245,15 +236,12 @@ def test_deleting_removes_a_file_there_was_not_and_leaves_an_unmanaged_domain(
 
     async def scenario() -> None:
         store = Store()
-        runtime = start(store, root)
-        try:
+        async with running(store, root):
             await store.create(spec("web-01"))
             await ready(store)
             assert hostname_file(root) == "web-01\n"
             assert (await original(store)).file is None
             await store.teardown_and_destroy(at(SPECS))
-        finally:
-            await runtime.stop()
 
     set_in(uts, BEFORE)
     uts.run(scenario())
@@ -267,23 +255,17 @@ def test_the_originals_survive_a_restart_and_are_what_delete_restores(
 ) -> None:
     async def scenario() -> None:
         store = Store()
-        first = start(store, root)
-        try:
+        async with running(store, root):
             await store.create(spec("web-01", "corp"))
             await ready(store)
-        finally:
-            await first.stop()
 
-        second = start(store, root)  # finds web-01 in the kernel: not an original
-        try:
+        async with running(store, root) as second:  # finds web-01 in the kernel: not an original
             await ready(store)
             assert await original(store) == HostnameOriginal(
                 hostname=BEFORE, domain="(none)", file=f"{BEFORE}\n"
             )
             assert second.metrics()["hostname"].applied == 0
             await store.teardown_and_destroy(at(SPECS))
-        finally:
-            await second.stop()
 
     uts.run(scenario())
     assert uts.witness() == (BEFORE, "(none)")
@@ -293,8 +275,7 @@ def test_the_originals_survive_a_restart_and_are_what_delete_restores(
 def test_a_write_the_kernel_refuses_shows_on_the_condition(uts: UtsNamespace, root: Path) -> None:
     async def scenario() -> None:
         store = Store()
-        runtime = start(store, root)
-        try:
+        async with running(store, root):
             await store.create(spec("web-01"))
             message = await failed(store)
             assert "CAP_SYS_ADMIN" in message
@@ -302,8 +283,6 @@ def test_a_write_the_kernel_refuses_shows_on_the_condition(uts: UtsNamespace, ro
             assert await status(store) == HostnameStatus(
                 hostname=BEFORE, domain="(none)", file=f"{BEFORE}\n"
             )
-        finally:
-            await runtime.stop()
 
     with uts.without(CAP_SYS_ADMIN):
         uts.run(scenario())
@@ -321,12 +300,9 @@ def test_a_symlinked_file_shows_on_the_condition(
 
     async def scenario() -> None:
         store = Store()
-        runtime = start(store, root)
-        try:
+        async with running(store, root):
             await store.create(spec("web-01"))
             assert "symlink" in await failed(store)
-        finally:
-            await runtime.stop()
 
     uts.run(scenario())
     assert target.read_text() == "theirs\n"
@@ -336,16 +312,13 @@ def test_a_symlinked_file_shows_on_the_condition(
 def test_a_second_hostname_spec_is_refused(uts: UtsNamespace, root: Path) -> None:
     async def scenario() -> None:
         store = Store()
-        runtime = start(store, root)
-        try:
+        async with running(store, root):
             await store.create(spec("web-01"))
             await store.create(spec("web-02", item_id="another"))
             await ready(store)
             assert "one hostname" in await failed(store, "another")
             await store.teardown_and_destroy(at(SPECS, "another"))
             assert (await status(store)).hostname == "web-01"
-        finally:
-            await runtime.stop()
 
     uts.run(scenario())
     assert uts.witness()[0] == "web-01"
