@@ -16,12 +16,13 @@ import asyncio
 import ctypes
 import os
 import secrets
-import shutil
 import subprocess
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
+
+from tests.support.requirements import namespaces_unavailable
 
 T = TypeVar("T")
 
@@ -90,12 +91,7 @@ def _thread_netns() -> int:
 
 def unavailable() -> str | None:
     """Why network namespaces cannot be made here, or None if they can."""
-    if os.geteuid() != 0:
-        return "creating network namespaces needs root"
-    for tool in ("ip", "sysctl", "setpriv"):
-        if shutil.which(tool) is None:
-            return f"the {tool} tool is not installed"
-    return None
+    return namespaces_unavailable("network", ("ip", "sysctl", "setpriv"))
 
 
 @contextmanager

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import os
-import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Coroutine, Iterator
@@ -24,6 +23,8 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import pytest
+
+from tests.support.requirements import namespaces_unavailable
 
 T = TypeVar("T")
 
@@ -147,12 +148,7 @@ def _set_effective(capability: int, enabled: bool) -> None:
 
 def unavailable() -> str | None:
     """Why UTS namespaces cannot be made here, or None if they can."""
-    if os.geteuid() != 0:
-        return "creating UTS namespaces needs root"
-    for tool in ("nsenter", "hostname", "domainname"):
-        if shutil.which(tool) is None:
-            return f"the {tool} tool is not installed"
-    return None
+    return namespaces_unavailable("UTS", ("nsenter", "hostname", "domainname"))
 
 
 @contextmanager
