@@ -9,7 +9,7 @@ raises, and the change is refused.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from cosid.state.resource import Pointer, Resource
@@ -22,6 +22,10 @@ class Journal(Protocol):
 
     def put(self, resource: Resource) -> None:
         """Store a created or updated resource durably before returning."""
+        ...
+
+    def put_all(self, resources: Sequence[Resource]) -> None:
+        """Store several resources durably in one transaction: all of them, or none."""
         ...
 
     def delete(self, pointer: Pointer) -> None:
@@ -38,6 +42,9 @@ class NoJournal:
         return ()
 
     def put(self, resource: Resource) -> None:
+        pass
+
+    def put_all(self, resources: Sequence[Resource]) -> None:
         pass
 
     def delete(self, pointer: Pointer) -> None:

@@ -1,14 +1,15 @@
 """The durable embedded backend: an SQLite database in WAL mode under the state directory.
 
-Each change is its own transaction, committed before the client is answered. With
-`synchronous=FULL` (the default) a commit survives power loss; `NORMAL` survives a crash of
-the daemon but may lose the last commits on power loss, for about ten times the write rate.
+Each change (or batch of changes) is its own transaction, committed before the client is
+answered. With `synchronous=FULL` (the default) a commit survives power loss; `NORMAL`
+survives a crash of the daemon but may lose the last commits on power loss, for about ten
+times the write rate.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 
@@ -24,6 +25,14 @@ CREATE TABLE IF NOT EXISTS resources (
     PRIMARY KEY (namespace, type, id)
 ) WITHOUT ROWID;
 """
+
+
+_PUT = "INSERT OR REPLACE INTO resources (namespace, type, id, resource) VALUES (?, ?, ?, ?)"
+
+
+def _row(resource: Resource) -> tuple[str, str, str, bytes]:
+    key = resource.pointer
+    return key.namespace, key.type, key.id, resource_to_bytes(resource)
 
 
 class Synchronous(StrEnum):
@@ -44,11 +53,18 @@ class SqliteJournal:
             yield resource_from_bytes(blob)
 
     def put(self, resource: Resource) -> None:
-        key = resource.pointer
-        self._db.execute(
-            "INSERT OR REPLACE INTO resources (namespace, type, id, resource) VALUES (?, ?, ?, ?)",
-            (key.namespace, key.type, key.id, resource_to_bytes(resource)),
-        )
+        self._db.execute(_PUT, _row(resource))
+
+    def put_all(self, resources: Sequence[Resource]) -> None:
+        if not resources:
+            return
+        self._db.execute("BEGIN")
+        try:
+            self._db.executemany(_PUT, [_row(resource) for resource in resources])
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def delete(self, pointer: Pointer) -> None:
         self._db.execute(

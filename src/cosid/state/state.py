@@ -6,7 +6,7 @@ back the daemon.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -66,6 +66,11 @@ class State(Protocol):
         self, resource: Resource, owner: str = "", expected_phase: Phase | None = None
     ) -> Resource:
         """Compare-and-swap: `resource` carries the version it was read at; stores version+1."""
+        ...
+
+    async def write_all(self, resources: Sequence[Resource], owner: str = "") -> ResourceList:
+        """Create (undefined version) or update (stored version, phase running) several
+        resources at once, all or nothing; returns what was stored, in order."""
         ...
 
     async def destroy(self, pointer: Pointer, owner: str = "") -> None:

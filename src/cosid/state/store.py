@@ -24,7 +24,15 @@ from cosid.state.errors import (
 from cosid.state.events import Event, EventType
 from cosid.state.journal import Journal, NoJournal
 from cosid.state.query import MATCH_ALL, ResourceQuery
-from cosid.state.resource import Kind, Phase, Pointer, Resource, kind_tombstone, tombstone
+from cosid.state.resource import (
+    UNDEFINED_VERSION,
+    Kind,
+    Phase,
+    Pointer,
+    Resource,
+    kind_tombstone,
+    tombstone,
+)
 from cosid.state.state import (
     EventBatch,
     InvalidWatchOptionsError,
@@ -84,14 +92,21 @@ class Store:
 
     def _commit(self, event_type: EventType, resource: Resource, old: Resource | None) -> None:
         """Journal (if durable), then make visible and publish: nothing awaits in between."""
-        if self._closed:
-            raise StoreClosedError("the store is closed")
+        self._check_open()
         pointer = resource.pointer
         if pointer.namespace in self._durable:
             if event_type == EventType.DESTROYED:
                 self._journal.delete(pointer)
             else:
                 self._journal.put(resource)
+        self._publish(event_type, resource, old)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError("the store is closed")
+
+    def _publish(self, event_type: EventType, resource: Resource, old: Resource | None) -> None:
+        pointer = resource.pointer
         collection = self._collection(pointer.kind)
         if event_type == EventType.DESTROYED:
             del collection.resources[pointer.id]
@@ -136,6 +151,45 @@ class Store:
         )
         self._commit(EventType.UPDATED, stored, current)
         return stored
+
+    async def write_all(self, resources: Sequence[Resource], owner: str = "") -> ResourceList:
+        """Create (version undefined) or compare-and-swap update (the stored version, phase
+        running) several resources as one change: all are checked before any is written, the
+        journal commits them in one transaction, and a refusal leaves everything as it was."""
+        pointers = {resource.pointer for resource in resources}
+        if len(pointers) != len(resources):
+            raise ValueError("write_all: a resource is given more than once")
+        now = time.time_ns()
+        changes = [self._checked_write(resource, owner, now) for resource in resources]
+        self._check_open()
+        self._journal.put_all(
+            [stored for _, stored, _ in changes if stored.metadata.namespace in self._durable]
+        )
+        for event_type, stored, old in changes:
+            self._publish(event_type, stored, old)
+        return [stored for _, stored, _ in changes]
+
+    def _checked_write(
+        self, resource: Resource, owner: str, now: int
+    ) -> tuple[EventType, Resource, Resource | None]:
+        collection = self._existing(resource.pointer.kind)
+        current = None if collection is None else collection.resources.get(resource.metadata.id)
+        if resource.version == UNDEFINED_VERSION:
+            if current is not None:
+                raise AlreadyExistsError(resource.pointer)
+            created = resource.with_metadata(version=1, owner=owner, created=now, updated=now)
+            return EventType.CREATED, created, None
+        if current is None:
+            raise NotFoundError(resource.pointer)
+        self._check_owner(current, owner)
+        if current.version != resource.version:
+            raise VersionConflictError(resource.pointer, current.version, resource.version)
+        if current.metadata.phase != Phase.RUNNING:
+            raise PhaseConflictError(resource.pointer, current.metadata.phase, Phase.RUNNING)
+        updated = resource.with_metadata(
+            version=current.version + 1, created=current.metadata.created, updated=now
+        )
+        return EventType.UPDATED, updated, current
 
     async def destroy(self, pointer: Pointer, owner: str = "") -> None:
         current = self._stored(pointer)
