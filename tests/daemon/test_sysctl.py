@@ -11,8 +11,9 @@ from pathlib import Path
 import grpc
 import pytest
 
+from cosid.drivers.sysctl.persist import HEADER
 from tests.support import specs
-from tests.support.daemon import Daemon
+from tests.support.daemon import Daemon, running_daemon
 from tests.support.wire import (
     connect,
     create,
@@ -96,7 +97,7 @@ async def test_a_host_sysctl_is_refused_in_the_sandbox_with_the_reason(sandboxed
 
     async def failed() -> bool:
         found = await condition(sandboxed, "kernel.pid_max")
-        return found is not None and found["reason"] == "ReconcileFailed"
+        return found is not None and found["reason"] == "NotIsolated"
 
     await specs.until(failed)
     found = await condition(sandboxed, "kernel.pid_max")
@@ -116,6 +117,26 @@ async def test_specs_are_reapplied_after_sigkill(sandboxed: Daemon) -> None:
     sandboxed.start()  # a new sandbox: a fresh network namespace with the kernel's defaults
 
     await specs.until(applied)
+
+
+async def test_persist_keeps_every_spec_in_the_sysctl_d_file_under_the_root() -> None:
+    with running_daemon(sandbox=True, domains={"sysctl": {"persist": True}}) as daemon:
+        conf = Path(daemon.config["state_dir"], "sandbox-root", "etc", "sysctl.d", "90-cosid.conf")
+        await apply(daemon, FORWARD, "1")
+        ignored = {"key": "kernel.pid_max", "value": "99999", "ignore_errors": True}
+        await specs.apply(daemon, SPECS_NS, SPECS, "kernel.pid_max", ignored)
+        pid_max_line = "-kernel.pid_max = 99999\n"
+
+        async def persisted() -> bool:
+            wanted = HEADER + pid_max_line + "net.ipv4.ip_forward = 1\n"
+            return conf.exists() and conf.read_text() == wanted
+
+        await specs.until(persisted)
+
+        await delete(daemon, FORWARD)  # returns once every controller is done, the file too
+        assert conf.read_text() == HEADER + pid_max_line
+        await delete(daemon, "kernel.pid_max")
+        assert not conf.exists()
 
 
 @pytest.mark.parametrize(

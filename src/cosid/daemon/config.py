@@ -61,6 +61,39 @@ class StateConfig(_Strict):
     """Events kept per type for tail_events and bookmarks; a slower watcher is cut off."""
 
 
+class DomainConfig(_Strict):
+    """What every domain's settings have; each domain adds its `driver` (a Literal of the
+    implementations that exist, so a name that does not is refused with the allowed ones)."""
+
+    resync_seconds: float | None = Field(None, gt=0)
+    """Overrides the top-level `resync_seconds` for this domain's controllers (null: only on
+    events); unset, the domain inherits it (`Config.resync_seconds_of`)."""
+
+
+class SysctlConfig(DomainConfig):
+    driver: Literal["procfs"] = "procfs"
+    """procfs: writes /proc/sys directly."""
+    persist: bool = False
+    """Also keep every spec in `<root>/etc/sysctl.d/90-cosid.conf`, so the values hold early at
+    boot, before cosid starts."""
+
+
+class HostnameConfig(DomainConfig):
+    driver: Literal["kernel"] = "kernel"
+    """kernel: sethostname(2) and `<root>/etc/hostname`."""
+
+
+class MotdConfig(DomainConfig):
+    driver: Literal["file"] = "file"
+    """file: `<root>/etc/motd`."""
+
+
+class DomainsConfig(_Strict):
+    sysctl: SysctlConfig = SysctlConfig()
+    hostname: HostnameConfig = HostnameConfig()
+    motd: MotdConfig = MotdConfig()
+
+
 class Config(_Strict):
     listen: str = DEFAULT_ENDPOINT
     socket_mode: int = 0o660
@@ -72,12 +105,20 @@ class Config(_Strict):
     shutdown_grace_seconds: float = Field(5.0, ge=0)
     resync_seconds: float | None = Field(60.0, gt=0)
     """How often controllers re-check state the kernel does not announce (e.g. /proc/sys);
-    null: only on events."""
+    null: only on events. The default of every domain that sets none of its own."""
+    domains: DomainsConfig = DomainsConfig()
     sandbox: StrictBool = False  # strict: `_sandbox_root` sees the value as given
     """Run in fresh network, mount and UTS namespaces (see `cosid.daemon.sandbox`)."""
     root: Path = Path("/")
     """The prefix drivers write files under (/etc/hostname, /etc/motd...); in the sandbox it
     defaults to `<state_dir>/sandbox-root`."""
+
+    def resync_seconds_of(self, domain: DomainConfig) -> float | None:
+        """The domain's own `resync_seconds` when its settings name one (null included), else
+        the top level's: a domain set to events only must not fall back to the default."""
+        if "resync_seconds" in domain.model_fields_set:
+            return domain.resync_seconds
+        return self.resync_seconds
 
     @model_validator(mode="before")
     @classmethod

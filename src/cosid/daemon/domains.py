@@ -9,11 +9,15 @@ from pathlib import Path
 from cosid.controllers.hostname import HostnameController
 from cosid.controllers.motd import MotdController
 from cosid.controllers.sysctl import SysctlController
+from cosid.controllers.sysctl_persist import SysctlPersistController
 from cosid.daemon.config import Config
+from cosid.drivers.hostname.driver import HostnameDriver
 from cosid.drivers.hostname.kernel import KernelHostnameDriver
+from cosid.drivers.motd.driver import MotdDriver
 from cosid.drivers.motd.file import FileMotdDriver
 from cosid.drivers.sysctl.driver import SysctlDriver
 from cosid.drivers.sysctl.isolated import NetworkNamespaceSysctlDriver
+from cosid.drivers.sysctl.persist import SysctlDFile
 from cosid.drivers.sysctl.procfs import ProcfsSysctlDriver
 from cosid.resources import hostname, motd, namespaces, sysctl
 from cosid.runtime.conditions import CONDITIONS_DEFINITION
@@ -29,14 +33,45 @@ class Domains:
 
 
 def _sysctl_driver(config: Config) -> SysctlDriver:
-    """/proc/sys is the kernel's, not a file under the root prefix; the sandbox isolates only
-    the network namespace's part of it."""
-    driver = ProcfsSysctlDriver(Path("/"))
+    """The configured driver; in the sandbox, whichever it is writes only what the sandbox
+    isolates (the network namespace's part of /proc/sys)."""
+    driver = _sysctl_implementation(config)
     return NetworkNamespaceSysctlDriver(driver) if config.sandbox else driver
 
 
+def _sysctl_implementation(config: Config) -> SysctlDriver:
+    """/proc/sys is the kernel's, not a file under the root prefix."""
+    match config.domains.sysctl.driver:
+        case "procfs":
+            return ProcfsSysctlDriver(Path("/"))
+
+
+def _sysctl_persistence(config: Config) -> tuple[Controller, ...]:
+    """The sysctl.d file's controller, when the config asks for one; the file is under the
+    root prefix, like every file cosid writes."""
+    if not config.domains.sysctl.persist:
+        return ()
+    resync = config.resync_seconds_of(config.domains.sysctl)
+    return (SysctlPersistController(SysctlDFile(config.root), resync),)
+
+
+def _hostname_driver(config: Config) -> HostnameDriver:
+    """The kernel's hostname is the UTS namespace's (the sandbox has its own); /etc/hostname
+    is under the root prefix."""
+    match config.domains.hostname.driver:
+        case "kernel":
+            return KernelHostnameDriver(config.root)
+
+
+def _motd_driver(config: Config) -> MotdDriver:
+    """/etc/motd is under the root prefix (a private directory in the sandbox)."""
+    match config.domains.motd.driver:
+        case "file":
+            return FileMotdDriver(config.root)
+
+
 def build_domains(config: Config) -> Domains:
-    resync = config.resync_seconds
+    settings = config.domains
     return Domains(
         namespaces=(namespaces.RUNTIME, namespaces.SYSCTL, namespaces.HOSTNAME, namespaces.MOTD),
         definitions=(
@@ -46,8 +81,11 @@ def build_domains(config: Config) -> Domains:
             *motd.DEFINITIONS,
         ),
         controllers=(
-            SysctlController(_sysctl_driver(config), resync),
-            HostnameController(KernelHostnameDriver(config.root), resync),
-            MotdController(FileMotdDriver(config.root), resync),
+            SysctlController(_sysctl_driver(config), config.resync_seconds_of(settings.sysctl)),
+            *_sysctl_persistence(config),
+            HostnameController(
+                _hostname_driver(config), config.resync_seconds_of(settings.hostname)
+            ),
+            MotdController(_motd_driver(config), config.resync_seconds_of(settings.motd)),
         ),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cosid.state.errors import NotFoundError
 from cosid.state.resource import Kind, Metadata, Pointer, Resource, Spec
-from cosid.state.state import State
+from cosid.state.state import ResourceList, State
 
 
 class OwnershipError(Exception):
@@ -27,6 +27,11 @@ class OutputWriter:
             return await self._state.get(pointer)
         except NotFoundError:
             return None
+
+    async def list(self, kind: Kind) -> ResourceList:
+        """Every resource of a kind, sorted by id; free like `get`, for a controller whose
+        output depends on all its items at once (one file holding every spec)."""
+        return await self._state.list(kind)
 
     async def put(self, pointer: Pointer, spec: Spec) -> Resource:
         """Create or update; an unchanged spec writes nothing (no version, no event)."""

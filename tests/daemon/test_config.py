@@ -1,0 +1,84 @@
+"""The daemon config's `domains` section: which driver each domain uses, its resync, sysctl.d
+persistence, and what the daemon builds from them. (The root prefix is in test_sandbox.py.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cosid.daemon.config import ConfigError, load_config
+from cosid.daemon.domains import build_domains
+
+
+def resyncs(settings: dict[str, object]) -> dict[str, float | None]:
+    """Each controller the daemon builds from these settings, with its resync."""
+    domains = build_domains(load_config(None, settings))
+    return {controller.name: controller.resync_seconds for controller in domains.controllers}
+
+
+def test_every_domain_has_its_driver_and_the_top_level_resync_by_default() -> None:
+    config = load_config(None, {})
+
+    assert config.domains.sysctl.driver == "procfs"
+    assert config.domains.sysctl.persist is False
+    assert config.domains.hostname.driver == "kernel"
+    assert config.domains.motd.driver == "file"
+    assert resyncs({}) == {"sysctl": 60.0, "hostname": 60.0, "motd": 60.0}
+    assert resyncs({"resync_seconds": 5}) == {"sysctl": 5.0, "hostname": 5.0, "motd": 5.0}
+
+
+def test_a_domains_own_resync_overrides_the_top_level_one() -> None:
+    settings: dict[str, object] = {
+        "resync_seconds": 30,
+        "domains": {"sysctl": {"resync_seconds": 2}, "hostname": {"resync_seconds": None}},
+    }
+
+    assert resyncs(settings) == {"sysctl": 2.0, "hostname": None, "motd": 30.0}
+
+
+def test_persistence_adds_the_sysctl_d_controller_with_the_domains_resync(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "root: /srv/tree\n"
+        "domains:\n"
+        "  sysctl: {driver: procfs, persist: true, resync_seconds: 10}\n"
+        "  hostname: {driver: kernel}\n"
+        "  motd: {driver: file}\n"
+    )
+
+    domains = build_domains(load_config(path, {}))
+
+    persisted = {c.name: c for c in domains.controllers}["sysctl-persist"]
+    assert persisted.resync_seconds == 10.0
+    assert persisted.watched_paths == (Path("/srv/tree/etc/sysctl.d/90-cosid.conf"),)
+
+
+@pytest.mark.parametrize(
+    ("domains", "message"),
+    [
+        (
+            {"sysctl": {"driver": "sysfs"}},
+            "domains.sysctl.driver\n  Input should be 'procfs'",
+        ),
+        (
+            {"hostname": {"driver": "hostnamed"}},
+            "domains.hostname.driver\n  Input should be 'kernel'",
+        ),
+        ({"motd": {"driver": "dbus"}}, "domains.motd.driver\n  Input should be 'file'"),
+        (
+            {"sysctl": {"persist": True, "path": "/etc/sysctl.d/x.conf"}},
+            "domains.sysctl.path\n  Extra inputs are not permitted",
+        ),
+        ({"network": {"driver": "netlink"}}, "domains.network\n  Extra inputs are not permitted"),
+        (
+            {"motd": {"resync_seconds": 0}},
+            "domains.motd.resync_seconds\n  Input should be greater than 0",
+        ),
+    ],
+)
+def test_unusable_domain_settings_name_the_field(domains: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, {"domains": domains})
