@@ -28,7 +28,6 @@ from cosid.resources.hostname import (
     HostnameSpec,
     HostnameStatus,
 )
-from cosid.runtime.conditions import Reason
 from cosid.runtime.runtime import Runtime
 from cosid.state.errors import NotFoundError
 from cosid.state.resource import Kind, Metadata, Pointer, Resource
@@ -103,7 +102,7 @@ async def failed(store: Store, item_id: str = HOSTNAME_ID) -> str:
 
     async def check() -> bool:
         condition = await condition_of(store, "hostname", item_id, kind=SPECS)
-        return condition is not None and condition.reason == Reason.RECONCILE_FAILED
+        return condition is not None and not condition.ready and condition.attempts > 0
 
     await eventually(check)
     condition = await condition_of(store, "hostname", item_id, kind=SPECS)

@@ -25,7 +25,6 @@ from cosid.resources.motd import (
     MotdStatus,
     digest,
 )
-from cosid.runtime.conditions import Reason
 from cosid.runtime.runtime import Runtime
 from cosid.state.errors import NotFoundError
 from cosid.state.resource import Kind, Metadata, Pointer, Resource
@@ -280,7 +279,7 @@ async def test_a_failed_write_shows_on_the_condition_and_is_retried(
 
         async def refused() -> bool:
             condition = await condition_of(store, "motd", MOTD_ID, kind=SPECS)
-            return condition is not None and condition.reason == Reason.RECONCILE_FAILED
+            return condition is not None and condition.reason == "PermissionDenied"
 
         await eventually(refused)
         condition = await condition_of(store, "motd", MOTD_ID, kind=SPECS)

@@ -14,6 +14,7 @@ from pathlib import Path
 from cosid.drivers.hostname import HostnameDriver, HostnameState, HostnameWriteError
 from cosid.resources.document import from_spec, to_spec
 from cosid.resources.hostname import (
+    CONTROLLER,
     HOSTNAME_ID,
     ORIGINALS,
     SPECS,
@@ -39,7 +40,7 @@ def _pointer(kind: Kind) -> Pointer:
 
 
 class HostnameController:
-    name = "hostname"
+    name = CONTROLLER
     inputs = (Input(SPECS, Strength.STRONG),)
     outputs = (Output(STATUSES), Output(ORIGINALS))
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from cosid.drivers.motd import MotdDriver, MotdError, MotdFile
 from cosid.resources.document import from_spec, to_spec
 from cosid.resources.motd import (
+    CONTROLLER,
     MOTD_ID,
     ORIGINALS,
     SPECS,
@@ -36,7 +37,7 @@ def _pointer(kind: Kind) -> Pointer:
 
 
 class MotdController:
-    name = "motd"
+    name = CONTROLLER
     inputs = (Input(SPECS, Strength.STRONG),)
     outputs = (Output(STATUSES), Output(ORIGINALS))
 

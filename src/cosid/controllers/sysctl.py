@@ -12,6 +12,7 @@ from pathlib import Path
 from cosid.drivers.sysctl import SysctlDriver, SysctlNotSupportedError, SysctlWriteError
 from cosid.resources.document import from_spec, to_spec
 from cosid.resources.sysctl import (
+    CONTROLLER,
     ORIGINALS,
     SPECS,
     STATUSES,
@@ -32,7 +33,7 @@ def _pointer(kind: Kind, key: str) -> Pointer:
 
 
 class SysctlController:
-    name = "sysctl"
+    name = CONTROLLER
     inputs = (Input(SPECS, Strength.STRONG),)
     outputs = (Output(STATUSES), Output(ORIGINALS))
     watched_paths: tuple[Path, ...] = ()  # /proc/sys announces nothing: resync only
@@ -80,8 +81,10 @@ class SysctlController:
         remembered = await writer.get(_pointer(ORIGINALS, spec.key))
         if remembered is not None:
             original = from_spec(SysctlOriginal, remembered.spec)
+            current = await self._driver.read(spec.key)
             try:
-                await self._driver.write(spec.key, original.value)
+                if current is None or not values_match(original.value, current):
+                    await self._driver.write(spec.key, original.value)
             except SysctlWriteError:
                 if not spec.ignore_errors:
                     raise

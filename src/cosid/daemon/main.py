@@ -22,6 +22,7 @@ from cosid.daemon.listener import ListenerError, UnixListener
 from cosid.daemon.logs import configure_logging
 from cosid.daemon.sandbox import SandboxError, enter
 from cosid.endpoint import unix_socket_path
+from cosid.resources.catalog import TYPED_APIS
 from cosid.runtime.runtime import Runtime
 from cosid.server.app import Server
 from cosid.state.journal import Journal
@@ -72,7 +73,7 @@ async def serve(config: Config) -> None:
     await publish_meta(store, registry)
     runtime = Runtime(store, domains.controllers)
     runtime.start()
-    server = Server(store, registry, config.limits)
+    server = Server(store, registry, config.limits, TYPED_APIS)
     listener.bind(server.grpc)
     await server.start()
     log.info(

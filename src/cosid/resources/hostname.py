@@ -36,7 +36,9 @@ from typing import Annotated, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
+from cosid.api.cosi.hostname.v1alpha1 import hostname_pb2
 from cosid.resources import namespaces
+from cosid.resources.typed import TypedApi
 from cosid.state.registry import ResourceDefinition
 from cosid.state.resource import Kind
 
@@ -54,6 +56,9 @@ HOSTNAME_ID: Final = "hostname"
 SPECS: Final = Kind(namespaces.HOSTNAME.name, HOSTNAME_SPEC_TYPE)
 STATUSES: Final = Kind(namespaces.RUNTIME.name, HOSTNAME_STATUS_TYPE)
 ORIGINALS: Final = Kind(namespaces.HOSTNAME.name, HOSTNAME_ORIGINAL_TYPE)
+
+CONTROLLER: Final = "hostname"
+"""The controller that makes the specs true (and writes statuses and originals)."""
 
 MAX_NAME_BYTES: Final = 64
 """HOST_NAME_MAX: the kernel refuses longer host and domain names (EINVAL)."""
@@ -160,3 +165,13 @@ DEFINITIONS: Final = (
     ResourceDefinition(STATUSES.type, STATUSES.namespace, writable=False),
     ResourceDefinition(ORIGINALS.type, ORIGINALS.namespace, writable=False),
 )
+
+API: Final = TypedApi(
+    service=hostname_pb2.DESCRIPTOR.services_by_name["HostnameService"],
+    specs=SPECS,
+    statuses=STATUSES,
+    spec_model=HostnameSpec,
+    status_model=HostnameStatus,
+    controller=CONTROLLER,
+)
+"""The typed service cosi.hostname.v1alpha1.HostnameService over these types."""

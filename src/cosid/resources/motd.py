@@ -39,7 +39,9 @@ from pydantic import (
     StrictBool,
 )
 
+from cosid.api.cosi.motd.v1alpha1 import motd_pb2
 from cosid.resources import namespaces
+from cosid.resources.typed import TypedApi
 from cosid.state.registry import ResourceDefinition
 from cosid.state.resource import Kind
 
@@ -54,6 +56,9 @@ forget what deleting the spec restores). One resource, id `MOTD_ID`."""
 SPECS: Final = Kind(namespaces.MOTD.name, MOTD_SPEC_TYPE)
 STATUSES: Final = Kind(namespaces.RUNTIME.name, MOTD_STATUS_TYPE)
 ORIGINALS: Final = Kind(namespaces.MOTD.name, MOTD_ORIGINAL_TYPE)
+
+CONTROLLER: Final = "motd"
+"""The controller that makes the specs true (and writes statuses and originals)."""
 
 MOTD_ID: Final = "motd"
 """The id of the one resource of each MOTD type: the MOTD is one file."""
@@ -175,3 +180,13 @@ DEFINITIONS: Final = (
     ResourceDefinition(STATUSES.type, STATUSES.namespace, writable=False),
     ResourceDefinition(ORIGINALS.type, ORIGINALS.namespace, writable=False),
 )
+
+API: Final = TypedApi(
+    service=motd_pb2.DESCRIPTOR.services_by_name["MotdService"],
+    specs=SPECS,
+    statuses=STATUSES,
+    spec_model=MotdSpec,
+    status_model=MotdStatus,
+    controller=CONTROLLER,
+)
+"""The typed service cosi.motd.v1alpha1.MotdService over these types."""

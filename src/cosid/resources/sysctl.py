@@ -47,7 +47,9 @@ from typing import Annotated, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StrictBool
 
+from cosid.api.cosi.sysctl.v1alpha1 import sysctl_pb2
 from cosid.resources import namespaces
+from cosid.resources.typed import TypedApi
 from cosid.state.registry import ResourceDefinition
 from cosid.state.resource import Kind
 
@@ -62,6 +64,9 @@ forget what deleting a spec restores). The resource id is the key."""
 SPECS: Final = Kind(namespaces.SYSCTL.name, SYSCTL_SPEC_TYPE)
 STATUSES: Final = Kind(namespaces.RUNTIME.name, SYSCTL_STATUS_TYPE)
 ORIGINALS: Final = Kind(namespaces.SYSCTL.name, SYSCTL_ORIGINAL_TYPE)
+
+CONTROLLER: Final = "sysctl"
+"""The controller that makes the specs true (and writes statuses and originals)."""
 
 MAX_KEY_LENGTH: Final = 255
 MAX_VALUE_BYTES: Final = 4096
@@ -208,3 +213,13 @@ DEFINITIONS: Final = (
     ResourceDefinition(STATUSES.type, STATUSES.namespace, writable=False),
     ResourceDefinition(ORIGINALS.type, ORIGINALS.namespace, writable=False),
 )
+
+API: Final = TypedApi(
+    service=sysctl_pb2.DESCRIPTOR.services_by_name["SysctlService"],
+    specs=SPECS,
+    statuses=STATUSES,
+    spec_model=SysctlSpec,
+    status_model=SysctlStatus,
+    controller=CONTROLLER,
+)
+"""The typed service cosi.sysctl.v1alpha1.SysctlService over these types."""

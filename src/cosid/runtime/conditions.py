@@ -19,6 +19,9 @@ CONDITIONS_DEFINITION = ResourceDefinition(CONDITIONS.type, CONDITIONS.namespace
 
 
 class Reason(StrEnum):
+    """The runtime's own reasons; a failure whose error has a `reason` word (every driver
+    error does: NotSupported, ReadOnly, ...) carries that word instead."""
+
     RECONCILED = "Reconciled"
     RECONCILE_FAILED = "ReconcileFailed"
     TEARDOWN_FAILED = "TeardownFailed"
@@ -30,8 +33,11 @@ class Condition(BaseModel):
     controller: str
     observed_version: int
     """The item's version the controller last reconciled successfully (0: never)."""
+    attempted_version: int = 0
+    """The item's version of the last attempt, successful or not: a failure at the version a
+    client applied is the answer to its wait, an older one is not."""
     ready: bool
-    reason: Reason
+    reason: str
     message: str = ""
     attempts: int = 0
     """Failures in a row; 0 once it succeeds."""

@@ -101,6 +101,7 @@ class Item:
                 Condition(
                     controller=name,
                     observed_version=resource.version,
+                    attempted_version=resource.version,
                     ready=True,
                     reason=Reason.RECONCILED,
                 )
@@ -126,12 +127,12 @@ class Item:
             metrics.teardown_failures += 1
         else:
             metrics.reconcile_failures += 1
-        reason = Reason.TEARDOWN_FAILED if tearing_down else Reason.RECONCILE_FAILED
+        reason = _reason(error, Reason.TEARDOWN_FAILED if tearing_down else Reason.RECONCILE_FAILED)
         log.warning(
             "reconcile failed",
             controller=self._context.controller.name,
             item=str(self.pointer),
-            reason=reason.value,
+            reason=reason,
             error=str(error),
             failures=self._failures,
         )
@@ -139,6 +140,7 @@ class Item:
             Condition(
                 controller=self._context.controller.name,
                 observed_version=self._observed_version,
+                attempted_version=resource.version,
                 ready=False,
                 reason=reason,
                 message=str(error) or type(error).__name__,
@@ -156,3 +158,9 @@ class Item:
         await asyncio.gather(self.task, return_exceptions=True)
         pointer = condition_pointer(self._context.controller.name, self.pointer)
         await self._context.conditions.destroy(pointer)
+
+
+def _reason(error: Exception, default: Reason) -> str:
+    """The error's own reason word when it has one (driver errors do), else `default`."""
+    reason = getattr(error, "reason", None)
+    return reason if isinstance(reason, str) and reason else default

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]  # stubs predate aio
 from grpc_reflection.v1alpha import reflection
 
 from cosid.api.cosi.resource import state_pb2
+from cosid.resources.typed import TypedApi
 from cosid.server import rpc
 from cosid.server.limits import Limits
 from cosid.server.state_service import StateService
+from cosid.server.typed.service import TypedService
 from cosid.state.registry import Registry
 from cosid.state.state import State
 
@@ -21,7 +25,13 @@ STATE_SERVICE = STATE_DESCRIPTOR.full_name
 class Server:
     """A grpc.aio server with health reporting tied to its lifetime."""
 
-    def __init__(self, state: State, registry: Registry, limits: Limits) -> None:
+    def __init__(
+        self,
+        state: State,
+        registry: Registry,
+        limits: Limits,
+        typed_apis: Sequence[TypedApi] = (),
+    ) -> None:
         self.grpc = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
@@ -31,11 +41,14 @@ class Server:
             ],
         )
         rpc.add_service(self.grpc, StateService(state, registry, limits), STATE_DESCRIPTOR)
+        for api in typed_apis:
+            rpc.add_service(self.grpc, TypedService(state, api, limits), api.service)
+        self._services = (STATE_SERVICE, *(api.service.full_name for api in typed_apis))
         self.health = health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection(
             (
-                STATE_SERVICE,
+                *self._services,
                 health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
                 reflection.SERVICE_NAME,
             ),
@@ -44,7 +57,7 @@ class Server:
 
     async def start(self) -> None:
         await self.grpc.start()
-        for service in ("", STATE_SERVICE):
+        for service in ("", *self._services):
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
 
     async def begin_shutdown(self, grace_seconds: float) -> None:

@@ -6,10 +6,11 @@ learns which field to fix; nothing else leaks (no stack traces, no internal path
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -43,6 +44,28 @@ class DeniedError(Exception):
     """A request the caller is not allowed to make (e.g. writing a read-only namespace)."""
 
 
+class StatusError(Exception):
+    """An outcome that is its own status: a code, a message, and detail messages for the
+    client (e.g. the current status of what an Apply waited for)."""
+
+    def __init__(
+        self, code: grpc.StatusCode, message: str, details: Sequence[Message] = ()
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.details = tuple(details)
+
+    def status(self) -> grpc.Status:
+        packed = []
+        for detail in self.details:
+            wrapped = any_pb2.Any()
+            wrapped.Pack(detail)
+            packed.append(wrapped)
+        return rpc_status.to_status(
+            status_pb2.Status(code=self.code.value[0], message=str(self), details=packed)
+        )
+
+
 class WatcherOverrunError(Exception):
     """A watcher fell behind the bounded history; it was sent an ERRORED event first."""
 
@@ -64,6 +87,7 @@ _CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
 
 EXPECTED_ERRORS = (
     InvalidArgumentError,
+    StatusError,
     CodecError,
     PhaseConflictError,
     InvalidWatchOptionsError,
@@ -82,6 +106,8 @@ def to_status(error: Exception) -> grpc.Status:
         error = InvalidArgumentError([FieldViolation("options.expected_phase", str(error))])
     if isinstance(error, InvalidArgumentError):
         return _bad_request(error)
+    if isinstance(error, StatusError):
+        return error.status()
     for error_type, code in _CODES:
         if isinstance(error, error_type):
             return _status(code, str(error))

@@ -28,6 +28,8 @@ class Limits(BaseModel):
     max_finalizers: int = Field(64, ge=0)
     max_label_terms: int = Field(64, ge=0)
     """Terms over all label queries of one List or Watch."""
+    max_batch_items: int = Field(10_000, gt=0)
+    """Items of one typed Apply (all validated, then stored in one transaction)."""
 
     @property
     def max_resource_bytes(self) -> int:

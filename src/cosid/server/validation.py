@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from cosid.api.cosi.resource import resource_pb2, state_pb2
 from cosid.resources.document import from_spec
-from cosid.resources.validation import FieldViolation, field_violations
+from cosid.resources.validation import FieldViolation, field_path, field_violations
 from cosid.server.errors import InvalidArgumentError
 from cosid.server.limits import Limits
 from cosid.state.codec import CodecError, metadata_from_wire
@@ -93,7 +93,7 @@ def resource_from_request(
     violations.text(f"{prefix}.type", wire.type, limits.max_name_length)
     violations.text(f"{prefix}.id", wire.id, limits.max_id_length)
     violations.text(f"{prefix}.owner", wire.owner, limits.max_name_length, required=False)
-    _check_labels(violations, f"{prefix}.labels", wire.labels, limits)
+    check_labels(violations, f"{prefix}.labels", wire.labels, limits)
     _check_annotations(violations, f"{prefix}.annotations", wire.annotations, limits)
     _check_finalizers(violations, f"{prefix}.finalizers", wire.finalizers, limits)
     spec_size = len(message.spec.proto_spec) + len(message.spec.yaml_spec.encode())
@@ -109,7 +109,7 @@ def resource_from_request(
     return Resource(metadata, Spec(message.spec.proto_spec, message.spec.yaml_spec))
 
 
-def _check_labels(
+def check_labels(
     violations: Violations, field: str, labels: Mapping[str, str], limits: Limits
 ) -> None:
     violations.count(field, len(labels), limits.max_labels)
@@ -157,7 +157,7 @@ def query_from_request(
         terms: list[LabelTerm] = []
         for t_index, wire_term in enumerate(wire_query.terms):
             terms_seen += 1
-            term_field = f"{field}.label_query[{q_index}].terms[{t_index}]"
+            term_field = field_path(field, ("label_query", q_index, "terms", t_index))
             try:
                 op = LabelOp(wire_term.op)
                 terms.append(LabelTerm(wire_term.key, op, tuple(wire_term.value), wire_term.invert))
@@ -167,13 +167,13 @@ def query_from_request(
                 violations.add(f"{term_field}.value", str(error))
             violations.text(f"{term_field}.key", wire_term.key, limits.max_name_length)
         queries.append(LabelQuery(tuple(terms)))
-    violations.count(f"{field}.label_query", terms_seen, limits.max_label_terms)
+    violations.count(field_path(field, ("label_query",)), terms_seen, limits.max_label_terms)
     compiled: IDQuery | None = None
     if id_query.regexp:
         try:
             compiled = IDQuery(id_query.regexp)
         except InvalidQueryError as error:
-            violations.add(f"{field}.id_query.regexp", str(error))
+            violations.add(field_path(field, ("id_query", "regexp")), str(error))
     violations.raise_if_any()
     return ResourceQuery(tuple(queries), compiled)
 

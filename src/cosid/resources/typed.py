@@ -1,0 +1,109 @@
+"""How a domain's resources are served by its typed gRPC service (cosi.<domain>.v1alpha1).
+
+Every domain's proto package has the same shape (see proto/cosi/common/v1alpha1): a resource
+message with ``metadata``, ``spec``, ``status`` and ``condition``, an ``Event``, an
+``ApplyRequest``/``ApplyResponse``, and a service with Get, List, Watch, Apply and Delete. A
+`TypedApi` ties one such service to the domain's COSI types and pydantic models, so one
+generic servicer (and one client) serves every domain.
+
+The proto spec and status messages have the models' field names, so converting is generic:
+proto -> JSON-shaped dict -> model validation (the one place validation lives), and back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from google.protobuf import json_format
+from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
+from pydantic import BaseModel
+
+from cosid.state.resource import Kind
+
+Model = TypeVar("Model", bound=BaseModel)
+ProtoMessage = TypeVar("ProtoMessage", bound=Message)
+
+
+class SpecModel(Protocol):
+    """A spec model names its resource's id (the sysctl key, ``hostname``...)."""
+
+    @property
+    def id(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class TypedApi:
+    """One domain's typed service and the COSI types and models behind it."""
+
+    service: ServiceDescriptor
+    specs: Kind
+    statuses: Kind
+    spec_model: type[BaseModel]
+    status_model: type[BaseModel]
+    controller: str
+    """The controller that makes specs true: its conditions are the specs' conditions."""
+
+    def request_message(self, method: str) -> type[Message]:
+        """The request message class of one of the service's methods (``Apply``...)."""
+        return GetMessageClass(self.service.methods_by_name[method].input_type)
+
+    def response_message(self, method: str) -> type[Message]:
+        """The response message class (of each streamed message, for List and Watch)."""
+        return GetMessageClass(self.service.methods_by_name[method].output_type)
+
+    @property
+    def resource_message(self) -> type[Message]:
+        """The domain's resource message (``Sysctl``): metadata, spec, status, condition."""
+        return self.response_message("Get")
+
+    @property
+    def event_message(self) -> type[Message]:
+        return self.response_message("Watch")
+
+    @property
+    def apply_response_message(self) -> type[Message]:
+        return self.response_message("Apply")
+
+    @property
+    def spec_message_class(self) -> type[Message]:
+        return self._field_message("spec")
+
+    @property
+    def name(self) -> str:
+        """The resource message's name (``Sysctl``), what users call the domain's resources."""
+        return self.resource_message.DESCRIPTOR.name
+
+    def spec_from_message(self, message: Message) -> BaseModel:
+        """The validated spec model; pydantic's ValidationError names every bad field."""
+        return model_from_message(self.spec_model, message)
+
+    def resource(self, **fields: Any) -> Message:
+        """A resource message from its parts (metadata, spec, status, condition messages)."""
+        return self.resource_message(**fields)
+
+    def spec_message(self, model: BaseModel) -> Message:
+        return message_from_model(self.spec_message_class, model)
+
+    def status_message(self, model: BaseModel) -> Message:
+        return message_from_model(self._field_message("status"), model)
+
+    def _field_message(self, name: str) -> type[Message]:
+        descriptor = self.resource_message.DESCRIPTOR.fields_by_name[name].message_type
+        assert descriptor is not None, f"{self.name}.{name} is not a message field"
+        return GetMessageClass(descriptor)  # type: ignore[arg-type]  # upb's is the same type
+
+
+def model_from_message(model_type: type[Model], message: Message) -> Model:
+    """Fields without presence are always given (an empty key is "must not be empty", not
+    "missing"); an unset optional field is left out, so the model's default applies."""
+    data = json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    return model_type.model_validate(data)
+
+
+def message_from_model(message_type: type[ProtoMessage], model: BaseModel) -> ProtoMessage:
+    return json_format.ParseDict(model.model_dump(mode="json", exclude_none=True), message_type())
