@@ -1,0 +1,74 @@
+"""Every domain's typed API matches its models: the generic conversion relies on it."""
+
+from __future__ import annotations
+
+import pytest
+from google.protobuf.descriptor import FieldDescriptor
+
+from cosid.resources import motd, sysctl
+from cosid.resources.catalog import BY_SPEC_TYPE, TYPED_APIS
+from cosid.resources.motd import MotdStatus
+from cosid.resources.sysctl import SysctlSpec
+from cosid.resources.typed import TypedApi, model_from_message
+
+SHARED_SHAPE = {
+    "Get": ("GetRequest", None),
+    "List": ("ListRequest", None),
+    "Watch": ("WatchRequest", "Event"),
+    "Apply": (None, "ApplyResponse"),
+    "Delete": ("DeleteRequest", "DeleteResponse"),
+}
+
+apis = pytest.mark.parametrize("api", TYPED_APIS, ids=lambda api: api.name)
+
+
+@apis
+def test_proto_fields_are_the_models_fields(api: TypedApi) -> None:
+    resource = api.resource_message.DESCRIPTOR
+    for part, model in (("spec", api.spec_model), ("status", api.status_model)):
+        message = resource.fields_by_name[part].message_type
+        assert message is not None
+        assert [f.name for f in message.fields] == list(model.model_fields), part
+
+
+@apis
+def test_optional_model_fields_are_optional_in_proto(api: TypedApi) -> None:
+    """A field the model lets be None must be able to be unset on the wire, and the reverse."""
+    resource = api.resource_message.DESCRIPTOR
+    for part, model in (("spec", api.spec_model), ("status", api.status_model)):
+        message = resource.fields_by_name[part].message_type
+        assert message is not None
+        for field in message.fields:
+            nullable = not model.model_fields[field.name].is_required() and (
+                model.model_fields[field.name].default is None
+            )
+            assert field.has_presence == nullable or field.type == FieldDescriptor.TYPE_MESSAGE, (
+                f"{part}.{field.name}"
+            )
+
+
+@apis
+def test_every_service_has_the_shared_shape(api: TypedApi) -> None:
+    for method, (request, response) in SHARED_SHAPE.items():
+        descriptor = api.service.methods_by_name[method]
+        if request is not None:
+            assert descriptor.input_type.full_name == f"cosi.common.v1alpha1.{request}"
+        if response is not None:
+            assert descriptor.output_type.name == response
+    assert api.service.methods_by_name["List"].server_streaming
+    assert api.service.methods_by_name["Watch"].server_streaming
+    assert set(api.service.methods_by_name) == set(SHARED_SHAPE)
+
+
+def test_spec_types_name_one_api_each() -> None:
+    assert {api.specs.type for api in TYPED_APIS} == set(BY_SPEC_TYPE)
+    assert len({api.controller for api in TYPED_APIS}) == len(TYPED_APIS)
+
+
+def test_a_round_trip_through_the_message_keeps_the_model() -> None:
+    spec = SysctlSpec(key="net/ipv4/ip_forward", value=" 1\n", ignore_errors=True)
+    assert sysctl.API.spec_from_message(sysctl.API.spec_message(spec)) == spec
+    status = MotdStatus(exists=False)
+    message = motd.API.status_message(status)
+    assert not message.HasField("sha256")
+    assert model_from_message(MotdStatus, message) == status
