@@ -7,8 +7,10 @@ per namespace: specs must survive a restart, observed status is rebuilt from the
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -77,6 +79,15 @@ class ResourceDefinition:
         object.__setattr__(self, "aliases", tuple(aliases))
         object.__setattr__(self, "all_aliases", (*all_aliases, *aliases))
 
+    def without_aliases(self, names: frozenset[str]) -> ResourceDefinition:
+        """A copy that no longer answers to `names` (short names another type also claims)."""
+        copy = dataclasses.replace(self)
+        object.__setattr__(copy, "aliases", tuple(a for a in self.aliases if a not in names))
+        object.__setattr__(
+            copy, "all_aliases", tuple(a for a in self.all_aliases if a not in names)
+        )
+        return copy
+
     @property
     def id(self) -> str:
         """Resource definitions are stored under their lowercased type."""
@@ -109,6 +120,14 @@ META_TYPES = (
 )
 
 
+def _unambiguous(definitions: Sequence[ResourceDefinition]) -> list[ResourceDefinition]:
+    """The definitions without the short names two of them derive alike (SysctlSpecs and
+    SysctlStatuses both make "ss"): such a name would pick one of them at random."""
+    claims = Counter(name for d in definitions for name in set(d.all_aliases))
+    shared = frozenset(name for name, count in claims.items() if count > 1)
+    return [d.without_aliases(shared) if shared & set(d.all_aliases) else d for d in definitions]
+
+
 class Registry:
     def __init__(
         self,
@@ -121,7 +140,7 @@ class Registry:
         if duplicates:
             raise ValueError(f"namespaces defined twice (some are built in): {duplicates}")
         self.namespaces = {ns.name: ns for ns in (META_NAMESPACE_DEFINITION, *namespaces)}
-        self.definitions = {d.type: d for d in (*META_TYPES, *definitions)}
+        self.definitions = {d.type: d for d in _unambiguous((*META_TYPES, *definitions))}
         for definition in self.definitions.values():
             if definition.default_namespace not in self.namespaces:
                 raise ValueError(
