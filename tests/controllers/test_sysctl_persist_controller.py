@@ -36,8 +36,9 @@ def store() -> Store:
     return Store()
 
 
-def start(store: Store, file: SysctlDFile) -> Runtime:
-    started = Runtime(store, [SysctlPersistController(file, None)], backoff=FAST)
+def start(store: Store, file: SysctlDFile, *, enabled: bool = True) -> Runtime:
+    controller = SysctlPersistController(file, None, enabled=enabled)
+    started = Runtime(store, [controller], backoff=FAST)
     started.start()
     return started
 
@@ -164,6 +165,29 @@ async def test_a_start_rewrites_a_file_left_stale(store: Store, file: SysctlDFil
         await eventually(rewritten)
     finally:
         await second.stop()
+
+
+async def test_turned_off_it_removes_the_file_and_deletes_still_finish(
+    store: Store, file: SysctlDFile
+) -> None:
+    on = start(store, file)
+    await apply(store, spec("net.ipv4.ip_forward", "1"), spec("net.core.somaxconn", "512"))
+    await on.stop()
+    assert text(file) is not None
+
+    off = start(store, file, enabled=False)
+    try:
+
+        async def removed() -> bool:
+            return text(file) is None
+
+        await eventually(removed)
+        await asyncio.wait_for(store.teardown_and_destroy(at("net.ipv4.ip_forward")), 5)
+        await store.create(spec("net.ipv4.tcp_syncookies", "1"))
+        await ready(store, "net.ipv4.tcp_syncookies")
+        assert text(file) is None
+    finally:
+        await off.stop()
 
 
 async def test_the_writer_lists_any_kind_it_may_not_write(store: Store) -> None:

@@ -24,8 +24,13 @@ def test_every_domain_has_its_driver_and_the_top_level_resync_by_default() -> No
     assert config.domains.sysctl.persist is False
     assert config.domains.hostname.driver == "kernel"
     assert config.domains.motd.driver == "file"
-    assert resyncs({}) == {"sysctl": 60.0, "hostname": 60.0, "motd": 60.0}
-    assert resyncs({"resync_seconds": 5}) == {"sysctl": 5.0, "hostname": 5.0, "motd": 5.0}
+    assert resyncs({}) == {
+        "sysctl": 60.0,
+        "sysctl-persist": 60.0,
+        "hostname": 60.0,
+        "motd": 60.0,
+    }
+    assert set(resyncs({"resync_seconds": 5}).values()) == {5.0}
 
 
 def test_a_domains_own_resync_overrides_the_top_level_one() -> None:
@@ -34,10 +39,15 @@ def test_a_domains_own_resync_overrides_the_top_level_one() -> None:
         "domains": {"sysctl": {"resync_seconds": 2}, "hostname": {"resync_seconds": None}},
     }
 
-    assert resyncs(settings) == {"sysctl": 2.0, "hostname": None, "motd": 30.0}
+    assert resyncs(settings) == {
+        "sysctl": 2.0,
+        "sysctl-persist": 2.0,
+        "hostname": None,
+        "motd": 30.0,
+    }
 
 
-def test_persistence_adds_the_sysctl_d_controller_with_the_domains_resync(
+def test_the_sysctl_d_controller_has_the_domains_resync_and_file(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "config.yaml"

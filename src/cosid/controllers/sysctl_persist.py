@@ -1,5 +1,7 @@
 """sysctl-persist: keeps the sysctl.d file holding every sysctl spec, so the values hold early
-at boot, before cosid starts (enabled by the config's `domains.sysctl.persist`).
+at boot, before cosid starts (the config's `domains.sysctl.persist`). With persistence off it
+keeps the file absent instead: values cosid no longer answers for must not come back at the
+next boot, and the specs' finalizers stay served, so turning it off never blocks a delete.
 
 Reads: SysctlSpecs (strong: each spec carries this controller's finalizer, so deleting one
 returns only once its line is gone). Writes: no resource, one file (`SysctlDFile`). The file is
@@ -30,9 +32,14 @@ class SysctlPersistController:
     outputs: tuple[Output, ...] = ()
 
     def __init__(
-        self, file: SysctlDFile, resync_seconds: float | None = DEFAULT_RESYNC_SECONDS
+        self,
+        file: SysctlDFile,
+        resync_seconds: float | None = DEFAULT_RESYNC_SECONDS,
+        *,
+        enabled: bool = True,
     ) -> None:
         self._file = file
+        self._enabled = enabled
         self.resync_seconds = resync_seconds
         self.watched_paths: tuple[Path, ...] = (file.path,)
         self._rewriting = asyncio.Lock()
@@ -54,7 +61,7 @@ class SysctlPersistController:
             specs = tuple(
                 from_spec(SysctlSpec, resource.spec)
                 for resource in await writer.list(SPECS)
-                if self._answers_for(resource)
+                if self._enabled and self._answers_for(resource)
             )
             changed = await asyncio.to_thread(  # fsyncs: off the event loop
                 self._file.write,

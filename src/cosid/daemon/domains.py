@@ -46,13 +46,14 @@ def _sysctl_implementation(config: Config) -> SysctlDriver:
             return ProcfsSysctlDriver(Path("/"))
 
 
-def _sysctl_persistence(config: Config) -> tuple[Controller, ...]:
-    """The sysctl.d file's controller, when the config asks for one; the file is under the
-    root prefix, like every file cosid writes."""
-    if not config.domains.sysctl.persist:
-        return ()
-    resync = config.resync_seconds_of(config.domains.sysctl)
-    return (SysctlPersistController(SysctlDFile(config.root), resync),)
+def _sysctl_persistence(config: Config) -> SysctlPersistController:
+    """The sysctl.d file's controller: it writes the file when the config asks for
+    persistence, and keeps it absent otherwise. The file is under the root prefix, like every
+    file cosid writes."""
+    settings = config.domains.sysctl
+    return SysctlPersistController(
+        SysctlDFile(config.root), config.resync_seconds_of(settings), enabled=settings.persist
+    )
 
 
 def _hostname_driver(config: Config) -> HostnameDriver:
@@ -82,7 +83,7 @@ def build_domains(config: Config) -> Domains:
         ),
         controllers=(
             SysctlController(_sysctl_driver(config), config.resync_seconds_of(settings.sysctl)),
-            *_sysctl_persistence(config),
+            _sysctl_persistence(config),
             HostnameController(
                 _hostname_driver(config), config.resync_seconds_of(settings.hostname)
             ),
