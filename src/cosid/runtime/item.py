@@ -44,6 +44,7 @@ class Item:
         self.pointer = pointer
         self._poked = asyncio.Event()
         self._observed_version = 0
+        self._attempted_version = 0
         self._failures = 0
         self.task = asyncio.create_task(self._work(), name=f"{context.controller.name}:{pointer}")
 
@@ -77,6 +78,7 @@ class Item:
         name = self._context.controller.name
         finalizers = resource.metadata.finalizers
         started = time.perf_counter()
+        self._attempted_version = resource.version
         if resource.metadata.phase == Phase.TEARING_DOWN:
             if name not in finalizers:
                 return
@@ -94,6 +96,7 @@ class Item:
                     owner=resource.metadata.owner,
                     expected_phase=Phase.RUNNING,
                 )
+                self._attempted_version = resource.version
             outcome = await self._context.controller.reconcile(resource, self._context.writer)
             self._count(outcome)
             self._observed_version = resource.version
@@ -140,7 +143,7 @@ class Item:
             Condition(
                 controller=self._context.controller.name,
                 observed_version=self._observed_version,
-                attempted_version=resource.version,
+                attempted_version=self._attempted_version,
                 ready=False,
                 reason=reason,
                 message=str(error) or type(error).__name__,
