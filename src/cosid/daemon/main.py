@@ -73,7 +73,7 @@ async def serve(config: Config) -> None:
     await publish_meta(store, registry)
     runtime = Runtime(store, domains.controllers)
     runtime.start()
-    server = Server(store, registry, config.limits, TYPED_APIS)
+    server = Server(store, registry, config.limits, TYPED_APIS, runtime)
     listener.bind(server.grpc)
     await server.start()
     log.info(
@@ -89,6 +89,7 @@ async def serve(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, runtime.refresh)  # `systemctl reload`: resync now
     await stop.wait()
     log.info("shutting down", grace_seconds=config.shutdown_grace_seconds)
     stopping = asyncio.create_task(server.begin_shutdown(config.shutdown_grace_seconds))

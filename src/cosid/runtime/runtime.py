@@ -83,6 +83,11 @@ class ControllerRun:
         for item in self._items.values():
             item.poke()
 
+    @property
+    def items(self) -> int:
+        """How many items (resources of the primary input) the controller acts on now."""
+        return len(self._items)
+
     async def run(self) -> None:
         failures = 0
         while True:
@@ -200,3 +205,13 @@ class Runtime:
 
     def metrics(self) -> dict[str, ControllerMetrics]:
         return {name: run.metrics for name, run in self.runs.items()}
+
+    def refresh(self, names: Sequence[str] = ()) -> list[str]:
+        """Reconcile every item of the named controllers (all when none are named) now;
+        returns the names refreshed. KeyError names a controller that does not exist."""
+        chosen = list(names) or list(self.runs)
+        runs = [self.runs[name] for name in chosen]
+        for run in runs:
+            run.refresh()
+        log.info("refresh", controllers=chosen)
+        return chosen

@@ -10,9 +10,12 @@ from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined
 from grpc_reflection.v1alpha import reflection
 
 from cosid.api.cosi.resource import state_pb2
+from cosid.api.cosi.runtime.v1alpha1 import runtime_pb2
 from cosid.resources.typed import TypedApi
+from cosid.runtime.runtime import Runtime
 from cosid.server import rpc
 from cosid.server.limits import Limits
+from cosid.server.runtime_service import RuntimeService
 from cosid.server.state_service import StateService
 from cosid.server.typed.service import TypedService
 from cosid.state.registry import Registry
@@ -20,6 +23,7 @@ from cosid.state.state import State
 
 STATE_DESCRIPTOR = state_pb2.DESCRIPTOR.services_by_name["State"]
 STATE_SERVICE = STATE_DESCRIPTOR.full_name
+RUNTIME_DESCRIPTOR = runtime_pb2.DESCRIPTOR.services_by_name["RuntimeService"]
 
 
 class Server:
@@ -31,6 +35,7 @@ class Server:
         registry: Registry,
         limits: Limits,
         typed_apis: Sequence[TypedApi] = (),
+        runtime: Runtime | None = None,
     ) -> None:
         self.grpc = grpc.aio.server(
             options=[
@@ -43,7 +48,11 @@ class Server:
         rpc.add_service(self.grpc, StateService(state, registry, limits), STATE_DESCRIPTOR)
         for api in typed_apis:
             rpc.add_service(self.grpc, TypedService(state, api, limits), api.service)
-        self._services = (STATE_SERVICE, *(api.service.full_name for api in typed_apis))
+        services = [STATE_SERVICE, *(api.service.full_name for api in typed_apis)]
+        if runtime is not None:
+            rpc.add_service(self.grpc, RuntimeService(runtime), RUNTIME_DESCRIPTOR)
+            services.append(RUNTIME_DESCRIPTOR.full_name)
+        self._services = tuple(services)
         self.health = health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection(
