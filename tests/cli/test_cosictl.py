@@ -6,11 +6,9 @@ Tests that write work on their own kind (`kind`), so they share one daemon safel
 from __future__ import annotations
 
 import json
-import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,12 +19,11 @@ from typing import IO
 import pytest
 import yaml
 
-from cosid.client import ENDPOINT_ENV, Client
+from cosid.client import Client
 from cosid.state.resource import Kind, Metadata, Resource, Spec
+from tests.cli.process import COSICTL, RUN_TIMEOUT, cosictl, environment
 from tests.support.daemon import Daemon
 
-COSICTL = Path(sys.executable).parent / "cosictl"
-RUN_TIMEOUT = 10.0
 LINE_TIMEOUT = 5.0
 
 NAMESPACES_TABLE = """\
@@ -40,29 +37,6 @@ meta        Namespace   runtime    1
 meta        Namespace   scratch    1
 meta        Namespace   sysctl     1
 """
-
-
-def environment(endpoint: str | None) -> dict[str, str]:
-    """This process's environment with $COSID_ENDPOINT set to `endpoint`, or removed.
-
-    PYTHONUNBUFFERED goes too: cosictl must flush each watch line itself, as it does for a user.
-    """
-    unwanted = {ENDPOINT_ENV, "PYTHONUNBUFFERED"}
-    env = {key: value for key, value in os.environ.items() if key not in unwanted}
-    if endpoint is not None:
-        env[ENDPOINT_ENV] = endpoint
-    return env
-
-
-def cosictl(*args: str, env_endpoint: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(COSICTL), *args],
-        capture_output=True,
-        text=True,
-        env=environment(env_endpoint),
-        timeout=RUN_TIMEOUT,
-        check=False,
-    )
 
 
 def ok(*args: str, env_endpoint: str | None = None) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
 
 import grpc
 import pytest
@@ -17,6 +18,9 @@ from tests.support import specs
 from tests.support.daemon import Daemon, running_daemon
 from tests.support.typed import in_daemon_namespaces, typed_stub
 from tests.support.wire import field_violations, rpc_error
+
+if TYPE_CHECKING:
+    from cosid.api.cosi.runtime.v1alpha1.runtime_pb2_grpc import RuntimeServiceAsyncStub
 
 KEY = "net.ipv4.tcp_keepalive_probes"
 CONTROLLERS = ["hostname", "motd", "sysctl", "sysctl-persist"]
@@ -29,7 +33,7 @@ def daemon() -> Iterator[Daemon]:
 
 
 @pytest.fixture
-async def runtime(daemon: Daemon) -> AsyncIterator[runtime_pb2_grpc.RuntimeServiceStub]:
+async def runtime(daemon: Daemon) -> AsyncIterator[RuntimeServiceAsyncStub]:
     async with grpc.aio.insecure_channel(daemon.endpoint) as channel:
         yield runtime_pb2_grpc.RuntimeServiceStub(channel)
 
@@ -43,7 +47,7 @@ def drift(daemon: Daemon) -> None:
 
 
 async def metrics(
-    stub: runtime_pb2_grpc.RuntimeServiceStub,
+    stub: RuntimeServiceAsyncStub,
 ) -> dict[str, runtime_pb2.ControllerMetrics]:
     reply = await stub.Metrics(runtime_pb2.MetricsRequest(), timeout=5)
     return {m.controller: m for m in reply.controllers}
@@ -57,7 +61,7 @@ async def repaired(daemon: Daemon) -> None:
 
 
 async def test_refresh_and_sighup_find_drift_no_timer_would(
-    daemon: Daemon, runtime: runtime_pb2_grpc.RuntimeServiceStub
+    daemon: Daemon, runtime: RuntimeServiceAsyncStub
 ) -> None:
     async with typed_stub(daemon, sysctl.API) as stub:
         await stub.apply(stub.item({"key": KEY, "value": "7"}), wait=True)
@@ -85,12 +89,12 @@ async def test_refresh_and_sighup_find_drift_no_timer_would(
     assert "refresh" in [r.get("event") for r in daemon.log_records()]
 
 
-async def test_metrics_name_every_controller(runtime: runtime_pb2_grpc.RuntimeServiceStub) -> None:
+async def test_metrics_name_every_controller(runtime: RuntimeServiceAsyncStub) -> None:
     assert sorted(await metrics(runtime)) == CONTROLLERS
 
 
 async def test_refreshing_an_unknown_controller_names_it(
-    runtime: runtime_pb2_grpc.RuntimeServiceStub,
+    runtime: RuntimeServiceAsyncStub,
 ) -> None:
     error = await rpc_error(
         runtime.Refresh(runtime_pb2.RefreshRequest(controllers=["sysctl", "networkd"]))

@@ -1,7 +1,9 @@
-"""`cosictl`: get and watch the resources of a cosid daemon, the way talosctl does.
+"""`cosictl`: get and watch the resources of a cosid daemon, the way talosctl does, and apply
+manifests of specs through the typed services, the way kubectl does.
 
-Errors are one line on stderr, `cosictl: CODE: message`, and exit status 1; Ctrl-C ends a
-watch quietly with status 130.
+Errors are a line on stderr, `cosictl: CODE: message` (then a line per field or document the
+daemon refused, if any), and exit status 1 (2 for `diff`, whose 1 means "differs"); Ctrl-C
+ends a watch quietly with status 130.
 """
 
 from __future__ import annotations
@@ -13,17 +15,36 @@ from typing import NoReturn
 
 import grpc
 
+from cosid.cli.apply import apply, diff
 from cosid.cli.commands import Selection, WatchEndedError, delete, get, watch
 from cosid.cli.jsonpath import JsonPathError
+from cosid.cli.manifest import ManifestError
 from cosid.cli.output import FORMATS
-from cosid.client import DEFAULT_ENDPOINT, ENDPOINT_ENV, Client, EndpointError, resolve_endpoint
+from cosid.cli.refusals import BatchRefusedError
+from cosid.client import (
+    DEFAULT_ENDPOINT,
+    ENDPOINT_ENV,
+    Client,
+    EndpointError,
+    TypedClient,
+    resolve_endpoint,
+)
 
+FAILED = 1
 INTERRUPTED = 130
 """The shell's status for a command ended by SIGINT."""
+DIFFERENT = 1
+"""`diff`'s status when applying would change something (as diff(1) and kubectl diff)."""
+DIFF_FAILED = 2
+"""`diff`'s status when it could not tell (its 1 means "different")."""
+DEFAULT_TIMEOUT = 60.0
+"""Seconds `delete` waits for the undo, and `apply --wait` for the specs to be made true."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cosictl", description="Read COSI resources from cosid.")
+    parser = argparse.ArgumentParser(
+        prog="cosictl", description="Read COSI resources from cosid, and apply specs."
+    )
     parser.add_argument(
         "--endpoint",
         help=f"the daemon's socket (default: ${ENDPOINT_ENV}, else {DEFAULT_ENDPOINT})",
@@ -55,37 +76,100 @@ def build_parser() -> argparse.ArgumentParser:
     delete_parser.add_argument("id", metavar="ID", help="the resource to delete")
     delete_parser.add_argument("-n", "--namespace", help="default: the type's default namespace")
     delete_parser.add_argument(
-        "--timeout", type=float, default=60.0, help="seconds to wait for the undo (default: 60)"
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds to wait for the undo (default: {DEFAULT_TIMEOUT:g})",
+    )
+    manifest = argparse.ArgumentParser(add_help=False)
+    manifest.add_argument(
+        "-f",
+        "--filename",
+        required=True,
+        metavar="FILE",
+        help="YAML documents shaped as `get -o yaml` prints them; - reads stdin",
+    )
+    apply_parser = commands.add_parser(
+        "apply",
+        parents=[manifest],
+        help="store the specs of a manifest (validated all together first: all or nothing)",
+    )
+    mode = apply_parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--dry-run", action="store_true", help="print what would change, with diffs; store nothing"
+    )
+    mode.add_argument(
+        "--wait",
+        action="store_true",
+        help="return once every spec is made true; exit 1 if one fails or time runs out",
+    )
+    apply_parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long --wait waits, for the whole file (default: {DEFAULT_TIMEOUT:g})",
+    )
+    commands.add_parser(
+        "diff",
+        parents=[manifest],
+        help="print the diff of what apply would change; exit 0 if nothing, 1 if something",
     )
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    selection = Selection(args.type, args.id, args.namespace, getattr(args, "output", "table"))
+    failed = DIFF_FAILED if args.command == "diff" else FAILED
     try:
         endpoint = resolve_endpoint(args.endpoint)
     except EndpointError as error:
-        _fail(str(error))
+        _fail(str(error), failed)
     try:
-        with Client.connect(endpoint) as client:
-            if args.command == "get":
-                get(client, selection, sys.stdout)
-            elif args.command == "delete":
-                delete(client, selection, args.timeout, sys.stdout)
-            else:
-                watch(client, selection, args.bootstrap, sys.stdout)
+        with grpc.insecure_channel(endpoint) as channel:
+            status = run(args, channel)
     except grpc.RpcError as error:
-        _fail(describe_rpc_error(error, endpoint))
-    except (JsonPathError, WatchEndedError) as error:
-        _fail(str(error))
+        _fail(describe_rpc_error(error, endpoint), failed)
+    except BatchRefusedError as error:
+        headline = error.headline or describe_rpc_error(error.error, endpoint)
+        _fail("\n".join([headline, *error.lines]), failed)
+    except (JsonPathError, WatchEndedError, ManifestError) as error:
+        _fail(str(error), failed)
     except KeyboardInterrupt:
         sys.exit(INTERRUPTED)
     except BrokenPipeError:
         # The reader went away (`| head`). Point stdout at /dev/null so that the interpreter's
         # final flush does not fail again on the way out, as the Python docs advise.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
+        sys.exit(failed)
+    if status:
+        sys.exit(status)
+
+
+def run(args: argparse.Namespace, channel: grpc.Channel) -> int:
+    """Run the command; its exit status (errors raise)."""
+    client = Client(channel)
+    if args.command == "apply":
+        wait = args.timeout if args.wait else None
+        apply(
+            client,
+            TypedClient(channel),
+            args.filename,
+            dry_run=args.dry_run,
+            wait=wait,
+            stdout=sys.stdout,
+        )
+        return 0
+    if args.command == "diff":
+        return DIFFERENT if diff(client, TypedClient(channel), args.filename, sys.stdout) else 0
+    selection = Selection(args.type, args.id, args.namespace, getattr(args, "output", "table"))
+    if args.command == "get":
+        get(client, selection, sys.stdout)
+    elif args.command == "delete":
+        delete(client, selection, args.timeout, sys.stdout)
+    else:
+        watch(client, selection, args.bootstrap, sys.stdout)
+    return 0
 
 
 def describe_rpc_error(error: grpc.RpcError, endpoint: str) -> str:
@@ -96,8 +180,9 @@ def describe_rpc_error(error: grpc.RpcError, endpoint: str) -> str:
     return f"{code.name}: {message}"
 
 
-def _fail(message: str) -> NoReturn:
-    sys.exit(f"cosictl: {message}")
+def _fail(message: str, status: int) -> NoReturn:
+    print(f"cosictl: {message}", file=sys.stderr)
+    sys.exit(status)
 
 
 if __name__ == "__main__":

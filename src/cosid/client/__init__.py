@@ -1,8 +1,10 @@
-"""A small synchronous client library for cosid, over the store's model types."""
+"""A small synchronous client library for cosid: the State API over the store's model types,
+and the typed domain services."""
 
 from cosid.client.client import Client
 from cosid.client.definitions import TypeDefinition
 from cosid.client.endpoint import ENDPOINT_ENV, resolve_endpoint
+from cosid.client.typed import TypedClient
 from cosid.client.watch import EventStream
 from cosid.endpoint import DEFAULT_ENDPOINT, EndpointError
 
@@ -13,5 +15,6 @@ __all__ = [
     "EndpointError",
     "EventStream",
     "TypeDefinition",
+    "TypedClient",
     "resolve_endpoint",
 ]
