@@ -160,8 +160,8 @@ def test_dry_run_prints_the_diff_and_stores_nothing(
 
     assert output == (
         "sysctl/net.ipv4.tcp_syn_retries created (dry run)\n"
-        "--- net.ipv4.tcp_syn_retries (stored)\n"
-        "+++ net.ipv4.tcp_syn_retries (applied)\n"
+        "--- sysctl/net.ipv4.tcp_syn_retries (stored)\n"
+        "+++ sysctl/net.ipv4.tcp_syn_retries (applied)\n"
         "@@ -0,0 +1,4 @@\n"
         "+spec:\n"
         "+  key: net.ipv4.tcp_syn_retries\n"
@@ -182,7 +182,9 @@ def test_diff_exits_1_with_the_changes_and_0_when_there_are_none(
 
     changed = run(node, "diff", "-f", manifest(tmp_path, sysctl_document(fin_timeout, "31")))
     assert (changed.returncode, changed.stderr) == (1, "")
-    assert changed.stdout.startswith(f"--- {fin_timeout} (stored)\n+++ {fin_timeout} (applied)\n")
+    assert changed.stdout.startswith(
+        f"--- sysctl/{fin_timeout} (stored)\n+++ sysctl/{fin_timeout} (applied)\n"
+    )
     assert "\n-  value: '30'\n+  value: '31'\n" in changed.stdout
     assert stored(typed, fin_timeout).spec.value == "30"
 

@@ -126,3 +126,14 @@ async def test_a_wrong_version_is_aborted_and_changes_nothing(
         after = await stub.get(stored.metadata.id)
         assert after.metadata.version == stored.metadata.version
         await stub.delete(stored.metadata.id)
+
+
+async def test_a_multi_line_text_diffs_line_by_line(daemon: Daemon) -> None:
+    async with typed_stub(daemon, motd.API) as stub:
+        await stub.apply(stub.item({"text": "Welcome\nto node-7\n"}), wait=True)
+        reply = await stub.apply(stub.item({"text": "Welcome\nto node-8\n"}), dry_run=True)
+        [change] = reply.changes
+        assert change.diff.splitlines()[:2] == ["--- motd/motd (stored)", "+++ motd/motd (applied)"]
+        assert "-    to node-7" in change.diff.splitlines()
+        assert "+    to node-8" in change.diff.splitlines()
+        await stub.delete("motd")

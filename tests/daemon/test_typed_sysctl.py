@@ -169,6 +169,7 @@ async def test_wait_reports_the_failure_and_the_other_items_still_converge(
     for part in ("1 of 2 failed", "NotIsolated", refused):
         assert part in message
     [response] = status_details(error, sysctl.API.apply_response_message)
+    assert [(c.id, c.action) for c in response.changes] == [(good, CREATE), (refused, CREATE)]
     [failed] = response.items
     assert failed.metadata.id == refused
     assert (failed.condition.ready, failed.condition.reason) == (False, "NotIsolated")

@@ -122,11 +122,25 @@ def _diff(id: str, before: Resource | None, after: Resource, api: TypedApi) -> s
     """A unified diff of the documents (labels and spec) a person would compare."""
     old = [] if before is None else _document(before, api).splitlines(keepends=True)
     new = _document(after, api).splitlines(keepends=True)
-    return "".join(difflib.unified_diff(old, new, f"{id} (stored)", f"{id} (applied)"))
+    name = f"{api.name.lower()}/{id}"
+    return "".join(difflib.unified_diff(old, new, f"{name} (stored)", f"{name} (applied)"))
 
 
 def _document(resource: Resource, api: TypedApi) -> str:
     spec = from_spec(api.spec_model, resource.spec).model_dump(mode="json")
     labels = dict(resource.metadata.labels)
     document = {"labels": labels, "spec": spec} if labels else {"spec": spec}
-    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    return yaml.dump(document, Dumper=_ReadableDumper, sort_keys=False, allow_unicode=True)
+
+
+class _ReadableDumper(yaml.SafeDumper):
+    """Multi-line text as a literal block, so a diff shows changed lines as lines (an MOTD),
+    not as one quoted string full of escapes."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_ReadableDumper.add_representer(str, _represent_text)

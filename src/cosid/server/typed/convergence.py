@@ -13,6 +13,7 @@ from enum import Enum
 
 import grpc
 
+from cosid.api.cosi.common.v1alpha1 import common_pb2
 from cosid.runtime.conditions import CONDITIONS, Condition
 from cosid.server.errors import StatusError
 from cosid.server.typed.views import Views
@@ -51,12 +52,17 @@ def wait_seconds(requested: float | None, remaining: float | None) -> float:
 
 
 async def wait_converged(
-    state: State, views: Views, stored: Sequence[Resource], seconds: float
+    state: State,
+    views: Views,
+    stored: Sequence[Resource],
+    seconds: float,
+    changes: Sequence[common_pb2.Change],
 ) -> None:
     """Return once every stored item converged; StatusError FAILED_PRECONDITION when one
-    failed, DEADLINE_EXCEEDED when `seconds` pass first (both with the items not done)."""
+    failed, DEADLINE_EXCEEDED when `seconds` pass first (both with the items not done and
+    the `changes` Apply made)."""
     pending = {resource.metadata.id: resource.version for resource in stored}
-    changes = await state.watch_kind(CONDITIONS)
+    conditions = await state.watch_kind(CONDITIONS)
     try:
         async with asyncio.timeout(seconds):
             while True:
@@ -65,21 +71,23 @@ async def wait_converged(
                     raise await _not_converged(
                         grpc.StatusCode.FAILED_PRECONDITION,
                         views,
+                        changes,
                         failed,
                         f"stored, but {len(failed)} of {len(stored)} failed to apply",
                     )
                 if not pending:
                     return
-                await anext(changes)
+                await anext(conditions)
     except TimeoutError:
         raise await _not_converged(
             grpc.StatusCode.DEADLINE_EXCEEDED,
             views,
+            changes,
             list(pending),
             f"stored, but {len(pending)} of {len(stored)} not applied within {seconds:g} s",
         ) from None
     finally:
-        await changes.aclose()  # type: ignore[attr-defined]
+        await conditions.aclose()  # type: ignore[attr-defined]
 
 
 async def _look(views: Views, pending: dict[str, int]) -> list[str]:
@@ -101,11 +109,18 @@ def describe_failure(id: str, condition: Condition) -> str:
 
 
 async def _not_converged(
-    code: grpc.StatusCode, views: Views, ids: Sequence[str], summary: str
+    code: grpc.StatusCode,
+    views: Views,
+    changes: Sequence[common_pb2.Change],
+    ids: Sequence[str],
+    summary: str,
 ) -> StatusError:
     """The error, its message naming the first failure and why, its detail an ApplyResponse
-    with the views of the items not done (as many as fit the trailers)."""
-    response = views.api.apply_response_message()
+    with what Apply changed and the views of the items not done (as many as fit the
+    trailers: diffs are left out)."""
+    response = views.api.apply_response_message(
+        changes=[common_pb2.Change(id=c.id, action=c.action) for c in changes]
+    )
     reasons = []
     for id in ids:
         condition = await views.condition(id)

@@ -107,7 +107,7 @@ class TypedService:
                 else None
             )
             timeout = wait_seconds(requested, context.time_remaining())
-            await wait_converged(self._state, self._views, stored, timeout)
+            await wait_converged(self._state, self._views, stored, timeout, changes)
         items_out = [await self._views.current(r.metadata.id) for r in stored]
         return self._api.apply_response_message(
             items=[item for item in items_out if item is not None], changes=changes
