@@ -60,7 +60,7 @@ proto: $(INSTALLED)
 	find $(API_OUT)/cosi -type d -exec touch {}/__init__.py \;
 
 ## bench: performance figures against the status quo, printed as a table
-bench: $(INSTALLED)
+bench: $(INSTALLED) system-tools
 	$(BIN)/python -m tests.bench
 
 clean:

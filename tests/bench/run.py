@@ -2,9 +2,10 @@
 
 This process is the load generator (grpc.aio, one event loop per scenario); cosid and the bare
 server each run in a process of their own. One daemon serves Get, List and Watch, each on
-types of its own; Creates go to two fresh ones (sqlite synchronous=full and =normal). The
-daemons log at their default level ("info"), not at the tests' "debug": a log line per read
-would be measured too. Where two servers are compared, they are measured in turns.
+types of its own; Creates go to two fresh ones (sqlite synchronous=full and =normal); a
+sandboxed one sets sysctls in its own network namespace. The daemons log at their default
+level ("info"), not at the tests' "debug": a log line per read would be measured too. Where two
+servers are compared, they are measured in turns.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import os
 import platform
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,8 +32,10 @@ import grpc
 from tests.bench import load
 from tests.bench.bare_server import LIST_LENGTH
 from tests.bench.cpu import CpuMeter, Machine
+from tests.bench.sysctl_batch import Netns, measure
 from tests.bench.table import Row, Section, render
 from tests.support.daemon import Daemon, running_daemon
+from tests.support.requirements import namespaces_unavailable
 
 CONCURRENCIES = (1, 16)
 GET_RATIO_GOAL = 0.7
@@ -39,6 +43,12 @@ LIST_RESOURCES = LIST_LENGTH
 WATCHERS = 100
 WATCH_UPDATES = 10_000
 LATENCY_P99_GOAL_MS = 50.0
+SYSCTL_KEYS = 200
+SYSCTL_ROUNDS = 3
+SYSCTL_LOOP_RATIO_GOAL = 2.0
+"""cosid's batch Apply takes at most this many times the direct write loop."""
+SYSCTL_PROCESS_SPEEDUP_GOAL = 20.0
+"""cosid's batch Apply is at least this many times faster than a sysctl process per key."""
 START_TIMEOUT = 15.0
 
 BENCH_DAEMON = {"log_level": "info"}
@@ -220,6 +230,86 @@ def create_section(full: Daemon, normal: Daemon) -> Section:
     return Section(title, rows)
 
 
+def sysctl_section(daemon: Daemon) -> Section:
+    progress(f"sysctl: {SYSCTL_KEYS} keys, three ways, {SYSCTL_ROUNDS} rounds")
+    apply_cpu, delete_cpu = CpuMeter(pid(daemon)), CpuMeter(pid(daemon))
+    times = asyncio.run(
+        measure(daemon, Netns(pid(daemon)), SYSCTL_KEYS, SYSCTL_ROUNDS, (apply_cpu, delete_cpu))
+    )
+    apply, delete, loop, processes = (
+        statistics.median(seconds)
+        for seconds in (times.apply, times.delete, times.write_loop, times.sysctl_processes)
+    )
+    loop_ratio, speedup = apply / loop, processes / apply
+    return Section(
+        f"sysctl: {SYSCTL_KEYS} keys set three ways in the sandboxed daemon's network namespace "
+        f"(median of {SYSCTL_ROUNDS} rounds)",
+        [
+            Row(
+                f"cosid: one typed Apply of {SYSCTL_KEYS} specs, wait",
+                ms(apply * 1e9),
+                apply_cpu.text,
+            ),
+            Row(
+                f"cosid: delete {SYSCTL_KEYS} one by one (restores originals)",
+                ms(delete * 1e9),
+                delete_cpu.text,
+            ),
+            Row(f"write loop: open/write/close {SYSCTL_KEYS} /proc/sys files", ms(loop * 1e9)),
+            Row(f"sysctl -w: {SYSCTL_KEYS} processes, one after the other", ms(processes * 1e9)),
+            Row(
+                "ratio cosid Apply/write loop",
+                f"{loop_ratio:.2f}x",
+                goal=f"<= {SYSCTL_LOOP_RATIO_GOAL:g}x",
+                passed=loop_ratio <= SYSCTL_LOOP_RATIO_GOAL,
+            ),
+            Row(
+                "cosid Apply faster than sysctl processes by",
+                f"{speedup:.2f}x",
+                goal=f">= {SYSCTL_PROCESS_SPEEDUP_GOAL:g}x",
+                passed=speedup >= SYSCTL_PROCESS_SPEEDUP_GOAL,
+            ),
+        ],
+    )
+
+
+def read_sections() -> list[Section]:
+    """Get and List against the bare server, then Watch: one daemon."""
+    with running_daemon(**BENCH_DAEMON) as cosid:
+        with bare_server() as bare:
+            sections = [get_section(cosid, bare), list_section(cosid, bare)]
+        sections.append(watch_section(cosid, aggregated=False))
+    return sections
+
+
+def create_sections() -> list[Section]:
+    """Creates into two daemons that differ only in sqlite's synchronous setting."""
+    with (
+        running_daemon(**BENCH_DAEMON) as full,
+        running_daemon(**BENCH_DAEMON, state={"sync": "normal"}) as normal,
+    ):
+        return [create_section(full, normal)]
+
+
+def sysctl_sections() -> list[Section]:
+    """sysctls in a sandboxed daemon's network namespace. Like the namespace tests it needs
+    root, nsenter and sysctl; without them it is skipped, saying why."""
+    unavailable = namespaces_unavailable("network", ("nsenter", "sysctl"))
+    if unavailable is not None:
+        progress(f"sysctl: skipped, {unavailable}")
+        return []
+    with running_daemon(**BENCH_DAEMON, sandbox=True) as daemon:
+        return [sysctl_section(daemon)]
+
+
+GROUPS: dict[str, Callable[[], list[Section]]] = {
+    "reads": read_sections,
+    "create": create_sections,
+    "sysctl": sysctl_sections,
+}
+"""The benchmark's parts, in the order they run; each starts the daemons it needs."""
+
+
 def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -238,19 +328,20 @@ def environment(load_before: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
     parser.add_argument("--output", type=Path, help="also write the report to this file")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=GROUPS,
+        help="run only this part (Get, List and Watch are 'reads'); may be repeated",
+    )
     args = parser.parse_args(argv)
     started, load_before, machine = time.monotonic(), load_average(), Machine()
-    sections: list[Section] = []
-    with running_daemon(**BENCH_DAEMON) as cosid:
-        with bare_server() as bare:
-            sections.append(get_section(cosid, bare))
-            sections.append(list_section(cosid, bare))
-        sections.append(watch_section(cosid, aggregated=False))
-    with (
-        running_daemon(**BENCH_DAEMON) as full,
-        running_daemon(**BENCH_DAEMON, state={"sync": "normal"}) as normal,
-    ):
-        sections.append(create_section(full, normal))
+    sections = [
+        section
+        for name, run in GROUPS.items()
+        if args.only is None or name in args.only
+        for section in run()
+    ]
     report = "\n".join(
         [
             environment(load_before),
