@@ -417,18 +417,21 @@ async def test_teardown_and_destroy_waiting_ends_when_the_store_closes(store: St
 async def test_teardown_and_destroy_spares_a_resource_made_anew_while_it_waited(
     store: Store,
 ) -> None:
-    await store.create(make_resource("a", finalizers=("f",)))
-    task = asyncio.create_task(store.teardown_and_destroy(ptr("a")))
+    # In memory even on the durable backend: there, each durable write lets the task run,
+    # and these three writes must happen while it waits.
+    a = ptr("a", ns=EPHEMERAL_NS)
+    await store.create(make_resource("a", ns=EPHEMERAL_NS, finalizers=("f",)))
+    task = asyncio.create_task(store.teardown_and_destroy(a))
     for _ in range(3):
         await asyncio.sleep(0)
 
-    await remove_finalizer(store, ptr("a"), "f")  # these three run before the task wakes
-    await store.destroy(ptr("a"))
-    await store.create(make_resource("a", finalizers=("g",)))
+    await remove_finalizer(store, a, "f")  # these three run before the task wakes
+    await store.destroy(a)
+    await store.create(make_resource("a", ns=EPHEMERAL_NS, finalizers=("g",)))
 
     with pytest.raises(NotFoundError):
         await asyncio.wait_for(task, 1)
-    assert (await store.get(ptr("a"))).metadata.finalizers == ("g",)
+    assert (await store.get(a)).metadata.finalizers == ("g",)
 
 
 async def test_concurrent_teardown_and_destroys_destroy_once(store: Store) -> None:

@@ -1,10 +1,10 @@
 """Where the store writes through to: the persistence half of a backend.
 
 The store keeps every resource in memory (that is where versions, queries and watches are
-served from) and hands each change of a durable namespace to a Journal before it becomes
-visible. Calls are synchronous on purpose: check, persist and publish then happen without an
-await in between, so compare-and-swap is atomic without locks. A journal that cannot write
-raises, and the change is refused.
+served from) and hands the changes of durable namespaces to a Journal, one transaction per
+turn of the event loop (see `group_commit`), before they become visible. Calls are
+synchronous: a transaction is short, and the store's state must not move while it commits. A
+journal that cannot write raises, and the changes are refused.
 """
 
 from __future__ import annotations
@@ -20,16 +20,9 @@ class Journal(Protocol):
         """Every stored resource, to rebuild the in-memory state at start-up."""
         ...
 
-    def put(self, resource: Resource) -> None:
-        """Store a created or updated resource durably before returning."""
-        ...
-
-    def put_all(self, resources: Sequence[Resource]) -> None:
-        """Store several resources durably in one transaction: all of them, or none."""
-        ...
-
-    def delete(self, pointer: Pointer) -> None:
-        """Forget a destroyed resource durably before returning."""
+    def write(self, puts: Sequence[Resource], deletes: Sequence[Pointer]) -> None:
+        """Store created or updated resources and forget destroyed ones, in one transaction
+        that is durable before returning: all of it, or (raising) none of it."""
         ...
 
     def close(self) -> None: ...
@@ -41,13 +34,7 @@ class NoJournal:
     def load(self) -> Iterable[Resource]:
         return ()
 
-    def put(self, resource: Resource) -> None:
-        pass
-
-    def put_all(self, resources: Sequence[Resource]) -> None:
-        pass
-
-    def delete(self, pointer: Pointer) -> None:
+    def write(self, puts: Sequence[Resource], deletes: Sequence[Pointer]) -> None:
         pass
 
     def close(self) -> None:

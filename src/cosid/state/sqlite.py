@@ -1,9 +1,9 @@
 """The durable embedded backend: an SQLite database in WAL mode under the state directory.
 
-Each change (or batch of changes) is its own transaction, committed before the client is
-answered. With `synchronous=FULL` (the default) a commit survives power loss; `NORMAL`
-survives a crash of the daemon but may lose the last commits on power loss, for about ten
-times the write rate.
+The changes of one turn of the event loop are one transaction, committed before any of
+their clients is answered. With `synchronous=FULL` (the default) a commit survives power
+loss; `NORMAL` survives a crash of the daemon but may lose the last commits on power loss,
+for about ten times the write rate.
 """
 
 from __future__ import annotations
@@ -30,9 +30,15 @@ CREATE TABLE IF NOT EXISTS resources (
 _PUT = "INSERT OR REPLACE INTO resources (namespace, type, id, resource) VALUES (?, ?, ?, ?)"
 
 
+_DELETE = "DELETE FROM resources WHERE namespace = ? AND type = ? AND id = ?"
+
+
+def _key(pointer: Pointer) -> tuple[str, str, str]:
+    return pointer.namespace, pointer.type, pointer.id
+
+
 def _row(resource: Resource) -> tuple[str, str, str, bytes]:
-    key = resource.pointer
-    return key.namespace, key.type, key.id, resource_to_bytes(resource)
+    return (*_key(resource.pointer), resource_to_bytes(resource))
 
 
 class Synchronous(StrEnum):
@@ -52,25 +58,17 @@ class SqliteJournal:
         for (blob,) in self._db.execute("SELECT resource FROM resources"):
             yield resource_from_bytes(blob)
 
-    def put(self, resource: Resource) -> None:
-        self._db.execute(_PUT, _row(resource))
-
-    def put_all(self, resources: Sequence[Resource]) -> None:
-        if not resources:
+    def write(self, puts: Sequence[Resource], deletes: Sequence[Pointer]) -> None:
+        if not puts and not deletes:
             return
         self._db.execute("BEGIN")
         try:
-            self._db.executemany(_PUT, [_row(resource) for resource in resources])
+            self._db.executemany(_PUT, [_row(resource) for resource in puts])
+            self._db.executemany(_DELETE, [_key(pointer) for pointer in deletes])
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
-
-    def delete(self, pointer: Pointer) -> None:
-        self._db.execute(
-            "DELETE FROM resources WHERE namespace = ? AND type = ? AND id = ?",
-            (pointer.namespace, pointer.type, pointer.id),
-        )
 
     def close(self) -> None:
         self._db.close()

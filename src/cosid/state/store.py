@@ -2,12 +2,14 @@
 
 One implementation of the semantics serves both backends (the in-memory one has no journal),
 as the reference runtime's inmem state does with its backing store. Mutations never await
-between their checks and their effects, so compare-and-swap is atomic without locks; the
-journal commits before a change becomes visible to anyone.
+between their checks and staging their effects, so compare-and-swap is atomic without locks;
+a durable change becomes visible to anyone, and its writer is answered, only once the
+journal has committed it (one transaction per turn of the event loop: `group_commit`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 
@@ -22,6 +24,7 @@ from cosid.state.errors import (
     VersionConflictError,
 )
 from cosid.state.events import Event, EventType
+from cosid.state.group_commit import Change, GroupCommit
 from cosid.state.journal import Journal, NoJournal
 from cosid.state.query import MATCH_ALL, ResourceQuery
 from cosid.state.resource import (
@@ -62,6 +65,7 @@ class Store:
         self._history_capacity = history_capacity
         self._collections: dict[Kind, Collection] = {}
         self._closed = False
+        self._group = GroupCommit(self._journal, self._publish)
         self._load()
 
     def _load(self) -> None:
@@ -70,7 +74,7 @@ class Store:
             if resource.metadata.namespace in self._durable:
                 self._collection(resource.pointer.kind).resources[resource.metadata.id] = resource
             else:
-                self._journal.delete(resource.pointer)
+                self._journal.write([], [resource.pointer])
 
     def _collection(self, kind: Kind) -> Collection:
         collection = self._collections.get(kind)
@@ -84,35 +88,48 @@ class Store:
         return self._collections.get(kind)
 
     def _stored(self, pointer: Pointer) -> Resource:
+        """The committed resource: what reads see."""
         collection = self._existing(pointer.kind)
         resource = None if collection is None else collection.resources.get(pointer.id)
         if resource is None:
             raise NotFoundError(pointer)
         return resource
 
-    def _commit(self, event_type: EventType, resource: Resource, old: Resource | None) -> None:
-        """Journal (if durable), then make visible and publish: nothing awaits in between."""
-        self._check_open()
-        pointer = resource.pointer
-        if pointer.namespace in self._durable:
-            if event_type == EventType.DESTROYED:
-                self._journal.delete(pointer)
-            else:
-                self._journal.put(resource)
-        self._publish(event_type, resource, old)
+    def _latest(self, pointer: Pointer) -> Resource | None:
+        """What a write checks against: the committed resource, or what a change staged in
+        this turn of the event loop will make it."""
+        staged, resource = self._group.staged(pointer)
+        if staged:
+            return resource
+        collection = self._existing(pointer.kind)
+        return None if collection is None else collection.resources.get(pointer.id)
 
-    def _check_open(self) -> None:
+    def _current(self, pointer: Pointer) -> Resource:
+        resource = self._latest(pointer)
+        if resource is None:
+            raise NotFoundError(pointer)
+        return resource
+
+    async def _commit(self, changes: Sequence[Change]) -> None:
+        """Make checked changes durable (when their namespace is), then visible."""
         if self._closed:
             raise StoreClosedError("the store is closed")
+        durable = [c for c in changes if c.resource.metadata.namespace in self._durable]
+        committed = [self._group.stage(change) for change in durable]
+        for change in changes:
+            if change.resource.metadata.namespace not in self._durable:
+                self._publish(change)
+        if committed:
+            await asyncio.shield(committed[-1])  # one future per turn: the last is enough
 
-    def _publish(self, event_type: EventType, resource: Resource, old: Resource | None) -> None:
-        pointer = resource.pointer
+    def _publish(self, change: Change) -> None:
+        pointer = change.resource.pointer
         collection = self._collection(pointer.kind)
-        if event_type == EventType.DESTROYED:
+        if change.type == EventType.DESTROYED:
             del collection.resources[pointer.id]
         else:
-            collection.resources[pointer.id] = resource
-        collection.publish(event_type, resource, old)
+            collection.resources[pointer.id] = change.resource
+        collection.publish(change.type, change.resource, change.old)
 
     @staticmethod
     def _check_owner(stored: Resource, owner: str) -> None:
@@ -130,17 +147,17 @@ class Store:
 
     async def create(self, resource: Resource, owner: str = "") -> Resource:
         pointer = resource.pointer
-        if pointer.id in self._collection(pointer.kind).resources:
+        if self._latest(pointer) is not None:
             raise AlreadyExistsError(pointer)
         now = time.time_ns()
         stored = resource.with_metadata(version=1, owner=owner, created=now, updated=now)
-        self._commit(EventType.CREATED, stored, None)
+        await self._commit([Change(EventType.CREATED, stored, None)])
         return stored
 
     async def update(
         self, resource: Resource, owner: str = "", expected_phase: Phase | None = None
     ) -> Resource:
-        current = self._stored(resource.pointer)
+        current = self._current(resource.pointer)
         self._check_owner(current, owner)
         if current.version != resource.version:
             raise VersionConflictError(resource.pointer, current.version, resource.version)
@@ -149,7 +166,7 @@ class Store:
         stored = resource.with_metadata(
             version=current.version + 1, created=current.metadata.created, updated=time.time_ns()
         )
-        self._commit(EventType.UPDATED, stored, current)
+        await self._commit([Change(EventType.UPDATED, stored, current)])
         return stored
 
     async def write_all(self, resources: Sequence[Resource], owner: str = "") -> ResourceList:
@@ -161,24 +178,16 @@ class Store:
             raise ValueError("write_all: a resource is given more than once")
         now = time.time_ns()
         changes = [self._checked_write(resource, owner, now) for resource in resources]
-        self._check_open()
-        self._journal.put_all(
-            [stored for _, stored, _ in changes if stored.metadata.namespace in self._durable]
-        )
-        for event_type, stored, old in changes:
-            self._publish(event_type, stored, old)
-        return [stored for _, stored, _ in changes]
+        await self._commit(changes)
+        return [change.resource for change in changes]
 
-    def _checked_write(
-        self, resource: Resource, owner: str, now: int
-    ) -> tuple[EventType, Resource, Resource | None]:
-        collection = self._existing(resource.pointer.kind)
-        current = None if collection is None else collection.resources.get(resource.metadata.id)
+    def _checked_write(self, resource: Resource, owner: str, now: int) -> Change:
+        current = self._latest(resource.pointer)
         if resource.version == UNDEFINED_VERSION:
             if current is not None:
                 raise AlreadyExistsError(resource.pointer)
             created = resource.with_metadata(version=1, owner=owner, created=now, updated=now)
-            return EventType.CREATED, created, None
+            return Change(EventType.CREATED, created, None)
         if current is None:
             raise NotFoundError(resource.pointer)
         self._check_owner(current, owner)
@@ -189,23 +198,23 @@ class Store:
         updated = resource.with_metadata(
             version=current.version + 1, created=current.metadata.created, updated=now
         )
-        return EventType.UPDATED, updated, current
+        return Change(EventType.UPDATED, updated, current)
 
     async def destroy(self, pointer: Pointer, owner: str = "") -> None:
-        current = self._stored(pointer)
+        current = self._current(pointer)
         self._check_owner(current, owner)
         if current.metadata.finalizers:
             raise PendingFinalizersError(pointer, current.metadata.finalizers)
-        self._commit(EventType.DESTROYED, current, None)
+        await self._commit([Change(EventType.DESTROYED, current, None)])
 
     async def teardown(self, pointer: Pointer, owner: str = "") -> bool:
-        current = self._stored(pointer)
+        current = self._current(pointer)
         self._check_owner(current, owner)
         if current.metadata.phase != Phase.TEARING_DOWN:
             torn = current.with_metadata(
                 phase=Phase.TEARING_DOWN, version=current.version + 1, updated=time.time_ns()
             )
-            self._commit(EventType.UPDATED, torn, current)
+            await self._commit([Change(EventType.UPDATED, torn, current)])
             current = torn
         return not current.metadata.finalizers
 
@@ -214,16 +223,20 @@ class Store:
         created = self._stored(pointer).metadata.created
         collection = self._collection(pointer.kind)
         while True:
+            if self._closed:
+                raise StoreClosedError("the store is closing")
             changed = collection.changed
             current = self._stored(pointer)
             if current.metadata.created != created:  # destroyed and made anew: not ours to end
                 raise NotFoundError(pointer)
             if not current.metadata.finalizers:
-                await self.destroy(pointer, owner)
-                return
+                try:
+                    await self.destroy(pointer, owner)
+                except PendingFinalizersError:
+                    pass  # one was added in the same turn of the loop: wait for it to go
+                else:
+                    return
             await changed.wait()
-            if self._closed:
-                raise StoreClosedError("the store is closing")
 
     async def watch(
         self, pointer: Pointer, options: WatchOptions = WatchOptions()
@@ -316,6 +329,7 @@ class Store:
         if self._closed:
             return
         self._closed = True
+        self._group.flush()  # what writers were promised goes to disk before the journal closes
         for collection in self._collections.values():
             collection.wake()
         self._journal.close()

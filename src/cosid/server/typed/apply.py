@@ -84,13 +84,14 @@ def validate_items(api: TypedApi, items: Sequence[Message], limits: Limits) -> l
     return valid
 
 
-async def plan(api: TypedApi, state: State, items: Sequence[Item]) -> list[Planned]:
-    """What applying `items` changes; refuses the whole batch (ABORTED) when an item's expected
-    version is not the stored one, and (FAILED_PRECONDITION) when a spec is being deleted."""
-    return [await _plan_item(api, state, item) for item in items]
+async def plan(api: TypedApi, state: State, items: Sequence[Item], *, diffs: bool) -> list[Planned]:
+    """What applying `items` changes, with `diffs` (what a dry run is for) or without;
+    refuses the whole batch (ABORTED) when an item's expected version is not the stored one,
+    and (FAILED_PRECONDITION) when a spec is being deleted."""
+    return [await _plan_item(api, state, item, diffs) for item in items]
 
 
-async def _plan_item(api: TypedApi, state: State, item: Item) -> Planned:
+async def _plan_item(api: TypedApi, state: State, item: Item, diffs: bool) -> Planned:
     pointer = api.specs.namespace, api.specs.type, item.id
     wanted = Resource(Metadata(*pointer, labels=item.labels), to_spec(item.spec))
     try:
@@ -105,7 +106,8 @@ async def _plan_item(api: TypedApi, state: State, item: Item) -> Planned:
             f"{api.name} {item.id}: expected version {item.expected_version}, but {found}",
         )
     if stored is None:
-        return Planned(wanted, common_pb2.ACTION_CREATE, _diff(item.id, None, wanted, api))
+        diff = _diff(item.id, None, wanted, api) if diffs else ""
+        return Planned(wanted, common_pb2.ACTION_CREATE, diff)
     if stored.metadata.phase != Phase.RUNNING:
         raise StatusError(
             grpc.StatusCode.FAILED_PRECONDITION,
@@ -115,7 +117,8 @@ async def _plan_item(api: TypedApi, state: State, item: Item) -> Planned:
     same_spec = from_spec(api.spec_model, stored.spec) == item.spec
     if same_spec and dict(stored.metadata.labels) == dict(item.labels):
         return Planned(stored, common_pb2.ACTION_UNCHANGED, "")
-    return Planned(update, common_pb2.ACTION_UPDATE, _diff(item.id, stored, update, api))
+    diff = _diff(item.id, stored, update, api) if diffs else ""
+    return Planned(update, common_pb2.ACTION_UPDATE, diff)
 
 
 def _diff(id: str, before: Resource | None, after: Resource, api: TypedApi) -> str:

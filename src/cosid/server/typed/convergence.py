@@ -8,7 +8,7 @@ are watched, not polled: the watch starts before the first look, so no change is
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from enum import Enum
 
 import grpc
@@ -65,8 +65,9 @@ async def wait_converged(
     conditions = await state.watch_kind(CONDITIONS)
     try:
         async with asyncio.timeout(seconds):
+            changed: Collection[str] = list(pending)
             while True:
-                failed = await _look(views, pending)
+                failed = await _look(views, pending, changed)
                 if failed:
                     raise await _not_converged(
                         grpc.StatusCode.FAILED_PRECONDITION,
@@ -77,7 +78,13 @@ async def wait_converged(
                     )
                 if not pending:
                     return
-                await anext(conditions)
+                batch = await anext(conditions)
+                changed = {
+                    id
+                    for event in batch
+                    if event.resource is not None
+                    and (id := views.item_of_condition(event.resource.metadata.id)) in pending
+                }
     except TimeoutError:
         raise await _not_converged(
             grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -90,10 +97,12 @@ async def wait_converged(
         await conditions.aclose()  # type: ignore[attr-defined]
 
 
-async def _look(views: Views, pending: dict[str, int]) -> list[str]:
-    """Drop the items that converged from `pending`; the ids of those that failed."""
+async def _look(views: Views, pending: dict[str, int], ids: Collection[str]) -> list[str]:
+    """Of `ids` (pending items whose condition may have changed), drop those that converged
+    from `pending`; the ids of those that failed."""
     failed = []
-    for id, version in list(pending.items()):
+    for id in ids:
+        version = pending[id]
         outcome = progress(await views.condition(id), version)
         if outcome == Progress.CONVERGED:
             del pending[id]

@@ -90,7 +90,7 @@ class TypedService:
     async def Apply(self, request: Any, context: Context) -> Message:
         options: common_pb2.ApplyOptions = request.options
         items = validate_items(self._api, request.items, self._limits)
-        planned = await plan(self._api, self._state, items)
+        planned = await plan(self._api, self._state, items, diffs=options.dry_run)
         changes = [p.change() for p in planned]
         bind_contextvars(items=len(planned), dry_run=options.dry_run)
         if options.dry_run:

@@ -29,6 +29,11 @@ class Views:
     def condition_pointer(self, id: str) -> Pointer:
         return condition_pointer(self.api.controller, self.spec_pointer(id))
 
+    def item_of_condition(self, condition_id: str) -> str | None:
+        """The spec id a condition is about, if it is this domain's controller's."""
+        prefix = self.condition_pointer("").id
+        return condition_id.removeprefix(prefix) if condition_id.startswith(prefix) else None
+
     async def of(self, spec: Resource) -> Message:
         """The view of a stored spec, with the status and condition stored now."""
         api = self.api

@@ -66,7 +66,6 @@ async def _merged(
 ) -> AsyncIterator[Message]:
     queue: asyncio.Queue[tuple[Source, EventBatch]] = asyncio.Queue(maxsize=1)
     pumps = [asyncio.create_task(_pump(source, it, queue)) for source, it in sources.items()]
-    condition_prefix = f"{views.api.controller}/{views.api.specs.type}/"
     announced: set[str] = set()
     try:
         while (next_batch := await _next(queue, pumps)) is not None:
@@ -74,7 +73,7 @@ async def _merged(
             for event in batch:
                 if event.type == EventType.ERRORED:
                     raise WatcherOverrunError(event.error)
-                message = await _view_event(views, source, event, announced, condition_prefix)
+                message = await _view_event(views, source, event, announced)
                 if message is not None and _is_wanted(message, wanted):
                     yield message
     finally:
@@ -112,7 +111,7 @@ async def _next(
 
 
 async def _view_event(
-    views: Views, source: Source, event: Event, announced: set[str], condition_prefix: str
+    views: Views, source: Source, event: Event, announced: set[str]
 ) -> Message | None:
     resource = event.resource
     api = views.api
@@ -121,21 +120,23 @@ async def _view_event(
     if resource is None or event.type not in _EVENT_TYPES:
         return None
     if source == Source.SPECS:
-        id = resource.metadata.id
+        spec_id = resource.metadata.id
         if event.type == EventType.DESTROYED:
-            announced.discard(id)
+            announced.discard(spec_id)
             event_type = common_pb2.EVENT_TYPE_DESTROYED
         else:
             event_type = (
-                common_pb2.EVENT_TYPE_UPDATED if id in announced else _created(id, announced)
+                common_pb2.EVENT_TYPE_UPDATED
+                if spec_id in announced
+                else _created(spec_id, announced)
             )
         return api.event_message(type=event_type, resource=await views.of(resource))
-    id = resource.metadata.id
-    if source == Source.CONDITIONS:
-        if not id.startswith(condition_prefix):
-            return None
-        id = id.removeprefix(condition_prefix)
-    if id not in announced:
+    id = (
+        views.item_of_condition(resource.metadata.id)
+        if source == Source.CONDITIONS
+        else resource.metadata.id
+    )
+    if id is None or id not in announced:
         return None
     view = await views.current(id)
     if view is None:

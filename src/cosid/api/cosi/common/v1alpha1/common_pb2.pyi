@@ -301,7 +301,9 @@ class Change(_message.Message):
     id: _builtins.str
     action: Global___Action.ValueType
     diff: _builtins.str
-    """A unified diff of the stored document (spec and labels) and the applied one."""
+    """With dry_run: a unified diff of the stored document (spec and labels) and the applied
+    one (empty when unchanged). Without: empty.
+    """
     def __init__(
         self,
         *,
