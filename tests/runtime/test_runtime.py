@@ -342,3 +342,27 @@ async def test_outcomes_are_counted_and_repairs_logged(store: Store) -> None:
         assert metrics.applied == 0
     finally:
         await runtime.stop()
+
+
+async def test_a_version_is_reconciled_once_not_again_for_its_own_finalizer(
+    store: Store, recorder: Recorder, runtime: Runtime
+) -> None:
+    created = await store.create(widget("a"))
+
+    async def converged() -> bool:
+        condition = await condition_of(store, "widgets", "a")
+        return condition is not None and condition.ready
+
+    await eventually(converged)
+    await asyncio.sleep(0.1)  # the finalizer's own event has long been delivered
+    with_finalizer = await store.get(spec_pointer("a"))
+    assert with_finalizer.version == created.version + 1
+    assert recorder.reconciled == [("a", with_finalizer.version)]
+
+    runtime.runs["widgets"].refresh()  # a refresh reconciles the same version again
+
+    async def refreshed() -> bool:
+        return len(recorder.reconciled) == 2
+
+    await eventually(refreshed)
+    assert recorder.reconciled[1] == ("a", with_finalizer.version)

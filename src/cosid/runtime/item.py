@@ -43,22 +43,31 @@ class Item:
         self._context = context
         self.pointer = pointer
         self._poked = asyncio.Event()
+        self._forced = False
+        """A poke that must reconcile even a version already reconciled (drift may hide there)."""
         self._observed_version = 0
         self._attempted_version = 0
         self._failures = 0
         self.task = asyncio.create_task(self._work(), name=f"{context.controller.name}:{pointer}")
 
-    def poke(self) -> None:
+    def poke(self, *, changed: bool = False) -> None:
+        """Queue a reconcile. `changed`: the item itself changed (its own watch event), so a
+        version already reconciled is skipped, such as the one adding this controller's
+        finalizer; any other poke (resync, refresh, files, weak inputs, a retry) reconciles."""
+        self._forced = self._forced or not changed
         self._poked.set()
 
     async def _work(self) -> None:
         while True:
             await self._poked.wait()
             self._poked.clear()
+            forced, self._forced = self._forced, False
             try:
                 resource = await self._context.state.get(self.pointer)
             except NotFoundError:
                 continue  # destroyed: the controller's run ends this task
+            if not forced and self._reconciled(resource):
+                continue
             try:
                 await self._step(resource)
             except (VersionConflictError, PhaseConflictError):
@@ -70,9 +79,17 @@ class Item:
                         self._poked.wait(), self._context.backoff.delay(self._failures)
                     )
                 except TimeoutError:
-                    self._poked.set()
+                    self.poke()
             else:
                 self._failures = 0
+
+    def _reconciled(self, resource: Resource) -> bool:
+        """Whether this very version was reconciled, successfully, and is still running."""
+        return (
+            resource.version == self._observed_version
+            and resource.metadata.phase == Phase.RUNNING
+            and self._failures == 0
+        )
 
     async def _step(self, resource: Resource) -> None:
         name = self._context.controller.name

@@ -129,7 +129,7 @@ class ControllerRun:
                     if event.type == EventType.DESTROYED:
                         await self._forget(pointer.id)
                     else:
-                        self._item(pointer).poke()
+                        self._item(pointer).poke(changed=True)
         finally:
             if files is not None:
                 files.close()
