@@ -88,10 +88,40 @@ class MotdConfig(DomainConfig):
     """file: `<root>/etc/motd`."""
 
 
+class DnsConfig(DomainConfig):
+    driver: Literal["resolvconf"] = "resolvconf"
+    """resolvconf: `<root>/etc/resolv.conf`."""
+    symlink: Literal["replace", "follow"] = "replace"
+    """When /etc/resolv.conf is a symlink (to a stub resolver's file, say): replace the link
+    with a file of cosid's, or write the file it points to (which must be under the root)."""
+
+
+class ModulesConfig(DomainConfig):
+    driver: Literal["kernel"] = "kernel"
+    """kernel: finit_module(2) and delete_module(2), with cosid's own dependency resolution."""
+    persist: bool = False
+    """Also keep the specs in `<root>/etc/modules-load.d/cosid.conf` and
+    `<root>/etc/modprobe.d/cosid.conf`, so the modules load early at boot."""
+
+
+class MountsConfig(DomainConfig):
+    driver: Literal["kernel"] = "kernel"
+    """kernel: mount(2) and umount2(2)."""
+    lazy_unmount: bool = False
+    """Deleting a spec detaches a busy mount (MNT_DETACH) instead of failing until it is free."""
+    deny: tuple[str, ...] = ("/",)
+    """Targets refused exactly."""
+    deny_below: tuple[str, ...] = ("/proc", "/sys", "/dev", "/run/cosid")
+    """Targets refused, with everything below them."""
+
+
 class DomainsConfig(_Strict):
     sysctl: SysctlConfig = SysctlConfig()
     hostname: HostnameConfig = HostnameConfig()
     motd: MotdConfig = MotdConfig()
+    dns: DnsConfig = DnsConfig()
+    modules: ModulesConfig = ModulesConfig()
+    mounts: MountsConfig = MountsConfig()
 
 
 class Config(_Strict):

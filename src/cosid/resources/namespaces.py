@@ -18,3 +18,14 @@ HOSTNAME = NamespaceDefinition(
 MOTD = NamespaceDefinition(
     "motd", "The MOTD spec, and what /etc/motd held before cosid first wrote it.", durable=True
 )
+DNS = NamespaceDefinition(
+    "dns",
+    "The resolver spec, and the resolver file cosid found before it first wrote it.",
+    durable=True,
+)
+MODULES = NamespaceDefinition(
+    "modules",
+    "Kernel module specs, and which modules were loaded before cosid loaded them.",
+    durable=True,
+)
+MOUNTS = NamespaceDefinition("mounts", "Mount specs.", durable=True)
