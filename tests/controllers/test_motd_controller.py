@@ -15,6 +15,7 @@ import pytest
 from cosid.controllers.motd import MotdController
 from cosid.drivers.motd.file import FileMotdDriver
 from cosid.resources.document import from_spec, to_spec
+from cosid.resources.files import digest
 from cosid.resources.motd import (
     MOTD_ID,
     ORIGINALS,
@@ -23,7 +24,6 @@ from cosid.resources.motd import (
     MotdOriginal,
     MotdSpec,
     MotdStatus,
-    digest,
 )
 from cosid.runtime.runtime import Runtime
 from cosid.state.errors import NotFoundError

@@ -25,7 +25,7 @@ from cosid.drivers.motd import (
 )
 from cosid.drivers.motd.driver import MotdDriver
 from cosid.drivers.motd.file import MAX_READ_BYTES, FileMotdDriver
-from cosid.resources.motd import digest
+from cosid.resources.files import digest
 from tests.drivers.readonly import read_only_directory
 
 OTHER_UID, OTHER_GID = 1234, 5678

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from cosid.resources import motd, namespaces
 from cosid.resources.document import from_spec, to_spec
+from cosid.resources.files import digest
 from cosid.resources.motd import (
     MAX_TEXT_BYTES,
     MOTD_ID,
@@ -21,7 +22,6 @@ from cosid.resources.motd import (
     MotdOriginal,
     MotdSpec,
     MotdStatus,
-    digest,
     parse_id,
     parse_text,
 )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cosid.drivers.motd import MotdDriver, MotdError, MotdFile
 from cosid.resources.document import from_spec, to_spec
+from cosid.resources.files import digest
 from cosid.resources.motd import (
     CONTROLLER,
     MOTD_ID,
@@ -22,7 +23,6 @@ from cosid.resources.motd import (
     MotdOriginal,
     MotdSpec,
     MotdStatus,
-    digest,
     parse_id,
 )
 from cosid.runtime.controller import Input, Outcome, Output, Strength

@@ -24,23 +24,19 @@ limit applies to it.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 from typing import Annotated, Final
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     NonNegativeInt,
-    PlainSerializer,
     StrictBool,
 )
 
 from cosid.api.cosi.motd.v1alpha1 import motd_pb2
 from cosid.resources import namespaces
+from cosid.resources.files import Base64Bytes, digest
 from cosid.resources.typed import TypedApi
 from cosid.state.registry import ResourceDefinition
 from cosid.state.resource import Kind
@@ -89,29 +85,8 @@ def parse_id(text: str) -> str:
     return text
 
 
-def digest(content: bytes) -> str:
-    """The SHA-256 of a file's content, in hex: what statuses report and compare."""
-    return hashlib.sha256(content).hexdigest()
-
-
-def _from_base64(value: object) -> object:
-    if isinstance(value, str):
-        try:
-            return base64.b64decode(value, validate=True)
-        except binascii.Error:
-            raise ValueError("must be base64") from None
-    return value
-
-
 MotdText = Annotated[str, AfterValidator(parse_text)]
 """MOTD text: no NUL, at most 64 KiB of UTF-8, ending with a line break unless empty."""
-
-Base64Bytes = Annotated[
-    bytes,
-    BeforeValidator(_from_base64),
-    PlainSerializer(lambda data: base64.b64encode(data).decode(), when_used="json"),
-]
-"""Bytes, written as base64 in YAML (a file's content need not be text)."""
 
 
 class MotdSpec(BaseModel):

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from cosid.drivers.errors import DriverError
-from cosid.resources.motd import digest
+from cosid.resources.files import digest
 
 
 @dataclass(frozen=True, slots=True)

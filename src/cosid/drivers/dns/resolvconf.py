@@ -1,0 +1,321 @@
+"""The resolvconf DNS driver: reads and replaces ``<root>/etc/resolv.conf``.
+
+A write never changes a file in place: the new content goes to a temporary file beside it, is
+flushed to disk and renamed over it, and the directory is flushed too, so a reader (or a
+crash) sees the old file or the new one, never a mix. The new file is 0644 (every process that
+resolves a name reads it) and gets the old file's owner; a new file is owned by root (by the
+daemon's own user when that is not root).
+
+Symlinks: ``<root>`` itself is resolved once, when the driver is made (a sandbox's root prefix
+may be a symlink). /etc/resolv.conf is often a symlink (to systemd-resolved's or resolvconf's
+file under /run); what a write does with one is the `SymlinkPolicy`:
+
+- ``replace``: the link is replaced by a regular file (the rename replaces the link itself,
+  never the file it points to). Deleting the spec puts the link back.
+- ``follow``: the file the link leads to is written, found as the node would find it
+  (`chase`: absolute targets start at the root prefix), and refused when the link climbs out
+  of the root (``SymlinkOutsideRoot``), leads into a directory that does not exist
+  (``SymlinkDangling``) or loops (``SymlinkLoop``). A missing file in an existing directory
+  is created. The link is left alone, and deleting the spec restores that file.
+
+No other symlink is followed: directories are opened with `open_no_symlinks`, and files are
+then named relative to the open directory, so nothing can swap a symlink in on the way.
+
+Writes and removals sync to disk (milliseconds), so every method runs in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import secrets
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from cosid.drivers.dns.chase import chase
+from cosid.drivers.dns.driver import (
+    DnsError,
+    DnsNotAFileError,
+    DnsPermissionError,
+    DnsReadError,
+    DnsReadOnlyError,
+    DnsSymlinkError,
+    DnsWriteError,
+    RegularFile,
+    ResolvConf,
+    SymlinkPolicy,
+)
+from cosid.drivers.errors import describe_os_error
+from cosid.drivers.paths import open_no_symlinks
+from cosid.resources.dns import FILE_MODE, RESOLV_CONF_PATH
+
+MAX_READ_BYTES: Final = 64 * 1024
+"""Reads stop here: a larger file is no resolver configuration, and remembering part of it (to
+restore later) would be worse than refusing it."""
+
+_ABSENT: Final = (errno.ENOENT, errno.ENOTDIR)
+
+
+class ResolvConfDriver:
+    """`DnsDriver` over ``<root>/etc/resolv.conf`` (a private tree in tests and in the
+    sandbox)."""
+
+    path = RESOLV_CONF_PATH
+
+    def __init__(self, root: Path = Path("/"), symlink: SymlinkPolicy = "replace") -> None:
+        self.root = os.path.realpath(root)
+        self.symlink = symlink
+        self.watched_paths = (Path(self._host(RESOLV_CONF_PATH)),)
+
+    @property
+    def follows_symlinks(self) -> bool:
+        return self.symlink == "follow"
+
+    async def read(self) -> ResolvConf:
+        return await asyncio.to_thread(self._read)
+
+    def holds(self, found: ResolvConf, content: bytes) -> bool:
+        if found.symlink is not None and not self.follows_symlinks:
+            return False
+        return (
+            found.file is not None
+            and found.file.content == content
+            and found.file.mode == FILE_MODE
+        )
+
+    async def write(self, content: bytes) -> None:
+        await asyncio.to_thread(self._write, content)
+
+    async def restore(self, symlink: str | None, content: bytes | None, mode: int) -> None:
+        await asyncio.to_thread(self._restore, symlink, content, mode)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _read(self) -> ResolvConf:
+        found, link = self._resolv_conf(DnsReadError)
+        if found is None:
+            return ResolvConf()
+        if link is None:
+            return ResolvConf(file=self._read_file(RESOLV_CONF_PATH))
+        try:
+            return ResolvConf(symlink=link, file=self._read_file(self._chase(link)))
+        except (DnsSymlinkError, DnsNotAFileError):
+            return ResolvConf(symlink=link)
+
+    def _read_file(self, path: str) -> RegularFile | None:
+        try:
+            # O_NONBLOCK: a FIFO there must not hang the driver until someone writes to it.
+            fd = open_no_symlinks(self._host(path), os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as error:
+            if error.errno in _ABSENT:
+                return None
+            raise _error(DnsReadError, path, "cannot be opened", error) from None
+        try:
+            status = os.fstat(fd)
+            if not stat.S_ISREG(status.st_mode):
+                raise DnsNotAFileError(path, "is not a regular file")
+            content = _read_all(fd, path)
+        except OSError as error:
+            raise _error(DnsReadError, path, "cannot be read", error) from None
+        finally:
+            os.close(fd)
+        return RegularFile(path, content, stat.S_IMODE(status.st_mode))
+
+    def _resolv_conf(self, error: type[DnsError]) -> tuple[os.stat_result | None, str | None]:
+        """What is at /etc/resolv.conf (None: nothing, not even /etc) and, when it is a
+        symlink, the link's target."""
+        try:
+            directory, name = self._open_directory(RESOLV_CONF_PATH, error)
+        except DnsError as failure:
+            if failure.errno in _ABSENT:
+                return None, None
+            raise
+        try:
+            found = _entry(directory, name, RESOLV_CONF_PATH)
+            if found is None or not stat.S_ISLNK(found.st_mode):
+                return found, None
+            return found, os.readlink(name, dir_fd=directory)
+        except OSError as failure:
+            raise _error(error, RESOLV_CONF_PATH, "cannot be examined", failure) from None
+        finally:
+            os.close(directory)
+
+    def _chase(self, link: str) -> str:
+        try:
+            return chase(self.root, RESOLV_CONF_PATH, link)
+        except OSError as error:
+            raise _error(DnsReadError, RESOLV_CONF_PATH, "cannot be followed", error) from None
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def _write(self, content: bytes) -> None:
+        _, link = self._resolv_conf(DnsWriteError)
+        if link is not None and self.follows_symlinks:
+            self._replace(self._chase(link), content, FILE_MODE, over_symlink=False)
+        else:
+            self._replace(RESOLV_CONF_PATH, content, FILE_MODE, over_symlink=True)
+
+    def _restore(self, symlink: str | None, content: bytes | None, mode: int) -> None:
+        """See `DnsDriver.restore`. Without an original link, /etc/resolv.conf is put back
+        whatever is there now; with one, the link, and (written through) its file."""
+        if symlink is None:
+            if content is None:
+                self._remove(RESOLV_CONF_PATH)
+            else:
+                self._replace(RESOLV_CONF_PATH, content, mode, over_symlink=True)
+            return
+        self._link(symlink)
+        if not self.follows_symlinks:
+            return
+        if content is not None:
+            self._replace(self._chase(symlink), content, mode, over_symlink=False)
+            return
+        with contextlib.suppress(DnsSymlinkError, DnsNotAFileError):
+            self._remove(self._chase(symlink))  # nowhere to write: cosid wrote nothing there
+
+    def _replace(self, path: str, content: bytes, mode: int, *, over_symlink: bool) -> None:
+        """`path` holds `content` with `mode`, renamed into place; a symlink there is replaced
+        when `over_symlink`, else refused."""
+        directory, name = self._open_directory(path, DnsWriteError)
+        try:
+            existing = _entry(directory, name, path)
+            if existing is not None and stat.S_ISLNK(existing.st_mode):
+                if not over_symlink:
+                    raise DnsSymlinkError(path, "became a symlink; cosid does not follow it there")
+                existing = None
+            owner = (existing.st_uid, existing.st_gid) if existing else _new_owner()
+            _rename_into_place(
+                directory,
+                name,
+                lambda temporary: _create(directory, temporary, content, mode, *owner),
+            )
+        except OSError as error:
+            raise _error(DnsWriteError, path, "cannot be replaced", error) from None
+        finally:
+            os.close(directory)
+
+    def _link(self, target: str) -> None:
+        """/etc/resolv.conf is a symlink to `target`, put in place by a rename (over a file or
+        another link); nothing to do when it already is."""
+        directory, name = self._open_directory(RESOLV_CONF_PATH, DnsWriteError)
+        try:
+            existing = _entry(directory, name, RESOLV_CONF_PATH)
+            linked = existing is not None and stat.S_ISLNK(existing.st_mode)
+            if linked and os.readlink(name, dir_fd=directory) == target:
+                return
+            _rename_into_place(
+                directory, name, lambda temporary: os.symlink(target, temporary, dir_fd=directory)
+            )
+        except OSError as error:
+            raise _error(DnsWriteError, RESOLV_CONF_PATH, "cannot be linked", error) from None
+        finally:
+            os.close(directory)
+
+    def _remove(self, path: str) -> None:
+        """Nothing at `path` (no file, no symlink); nothing to do when there is nothing."""
+        try:
+            directory, name = self._open_directory(path, DnsWriteError)
+        except DnsWriteError as error:
+            if error.errno in _ABSENT:
+                return
+            raise
+        try:
+            if _entry(directory, name, path) is None:
+                return
+            os.unlink(name, dir_fd=directory)
+            os.fsync(directory)
+        except OSError as error:
+            raise _error(DnsWriteError, path, "cannot be removed", error) from None
+        finally:
+            os.close(directory)
+
+    # --- paths --------------------------------------------------------------------------------
+
+    def _host(self, path: str) -> str:
+        """A node path under the root prefix."""
+        return os.path.normpath(os.path.join(self.root, path.lstrip("/")))
+
+    def _open_directory(self, path: str, error: type[DnsError]) -> tuple[int, str]:
+        """The open directory of `path` (no symlink on the way) and the file's name in it."""
+        parent, name = os.path.split(path)
+        try:
+            return open_no_symlinks(self._host(parent), os.O_RDONLY | os.O_DIRECTORY), name
+        except OSError as failure:
+            raise _error(error, parent, "cannot be opened", failure) from None
+
+
+def _entry(directory: int, name: str, path: str) -> os.stat_result | None:
+    """What `name` is (a symlink not followed), None when nothing; refuses anything but a
+    regular file or a symlink."""
+    try:
+        found = os.stat(name, dir_fd=directory, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    if not (stat.S_ISREG(found.st_mode) or stat.S_ISLNK(found.st_mode)):
+        raise DnsNotAFileError(path, "is not a regular file")
+    return found
+
+
+def _rename_into_place(directory: int, name: str, make: Callable[[str], None]) -> None:
+    """`make` a temporary entry beside `name`, rename it over `name`, flush the directory; no
+    temporary is left behind when that fails."""
+    temporary = f".{name}.{secrets.token_hex(8)}.tmp"
+    try:
+        make(temporary)
+        os.rename(temporary, name, src_dir_fd=directory, dst_dir_fd=directory)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary, dir_fd=directory)
+        raise
+    os.fsync(directory)
+
+
+def _create(directory: int, name: str, content: bytes, mode: int, uid: int, gid: int) -> None:
+    """The new file, complete and on disk, with the owner and mode it will keep."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(name, flags, 0o600, dir_fd=directory)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view) :]
+        created = os.fstat(fd)
+        if (created.st_uid, created.st_gid) != (uid, gid):
+            os.fchown(fd, uid, gid)
+        os.fchmod(fd, mode)  # after fchown, which clears set-id bits
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _new_owner() -> tuple[int, int]:
+    return (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
+
+
+def _read_all(fd: int, path: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_READ_BYTES:
+            raise DnsReadError(path, f"is larger than {MAX_READ_BYTES} bytes")
+        chunks.append(chunk)
+
+
+def _error(base: type[DnsError], path: str, what: str, error: OSError) -> DnsError:
+    """The driver error for an OSError: a subclass of `base` when one names the reason."""
+    code = error.errno
+    if code == errno.ELOOP:
+        return DnsSymlinkError(path, "leads through a symlink; cosid follows none there", code)
+    if issubclass(base, DnsWriteError):
+        if code in (errno.EACCES, errno.EPERM):
+            return DnsPermissionError(path, f"{what} by cosid: {describe_os_error(error)}", code)
+        if code == errno.EROFS:
+            return DnsReadOnlyError(path, f"{what}: it is on a read-only file system", code)
+    return base(path, f"{what}: {describe_os_error(error)}", code)
