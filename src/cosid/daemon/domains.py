@@ -6,20 +6,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cosid.controllers.dns import DnsController
 from cosid.controllers.hostname import HostnameController
+from cosid.controllers.modules import ModulesController
 from cosid.controllers.motd import MotdController
 from cosid.controllers.sysctl import SysctlController
 from cosid.controllers.sysctl_persist import SysctlPersistController
 from cosid.daemon.config import Config
+from cosid.drivers.dns.driver import DnsDriver
+from cosid.drivers.dns.resolvconf import ResolvConfDriver
 from cosid.drivers.hostname.driver import HostnameDriver
 from cosid.drivers.hostname.kernel import KernelHostnameDriver
+from cosid.drivers.modules.driver import ModuleDriver
+from cosid.drivers.modules.isolated import SandboxModuleDriver
+from cosid.drivers.modules.kernel import KernelModuleDriver
 from cosid.drivers.motd.driver import MotdDriver
 from cosid.drivers.motd.file import FileMotdDriver
 from cosid.drivers.sysctl.driver import SysctlDriver
 from cosid.drivers.sysctl.isolated import NetworkNamespaceSysctlDriver
 from cosid.drivers.sysctl.persist import SysctlDFile
 from cosid.drivers.sysctl.procfs import ProcfsSysctlDriver
-from cosid.resources import hostname, motd, namespaces, sysctl
+from cosid.resources import dns, hostname, modules, motd, namespaces, sysctl
 from cosid.runtime.conditions import CONDITIONS_DEFINITION
 from cosid.runtime.controller import Controller
 from cosid.state.registry import NamespaceDefinition, ResourceDefinition
@@ -71,15 +78,48 @@ def _motd_driver(config: Config) -> MotdDriver:
             return FileMotdDriver(config.root)
 
 
+def _dns_driver(config: Config) -> DnsDriver:
+    """/etc/resolv.conf is under the root prefix (a private directory in the sandbox); what a
+    symlink there means is the configuration's `symlink`."""
+    settings = config.domains.dns
+    match settings.driver:
+        case "resolvconf":
+            return ResolvConfDriver(config.root, symlink=settings.symlink)
+
+
+def _modules_driver(config: Config) -> ModuleDriver:
+    """The configured driver; in the sandbox, whichever it is loads and unloads nothing (no
+    namespace isolates kernel modules)."""
+    driver = _modules_implementation(config)
+    return SandboxModuleDriver(driver) if config.sandbox else driver
+
+
+def _modules_implementation(config: Config) -> ModuleDriver:
+    """The module index (/lib/modules, /etc/modprobe.d) is under the root prefix; /proc, /sys
+    and the modules themselves are the kernel's."""
+    match config.domains.modules.driver:
+        case "kernel":
+            return KernelModuleDriver(config.root)
+
+
 def build_domains(config: Config) -> Domains:
     settings = config.domains
     return Domains(
-        namespaces=(namespaces.RUNTIME, namespaces.SYSCTL, namespaces.HOSTNAME, namespaces.MOTD),
+        namespaces=(
+            namespaces.RUNTIME,
+            namespaces.SYSCTL,
+            namespaces.HOSTNAME,
+            namespaces.MOTD,
+            namespaces.DNS,
+            namespaces.MODULES,
+        ),
         definitions=(
             CONDITIONS_DEFINITION,
             *sysctl.DEFINITIONS,
             *hostname.DEFINITIONS,
             *motd.DEFINITIONS,
+            *dns.DEFINITIONS,
+            *modules.DEFINITIONS,
         ),
         controllers=(
             SysctlController(_sysctl_driver(config), config.resync_seconds_of(settings.sysctl)),
@@ -88,5 +128,7 @@ def build_domains(config: Config) -> Domains:
                 _hostname_driver(config), config.resync_seconds_of(settings.hostname)
             ),
             MotdController(_motd_driver(config), config.resync_seconds_of(settings.motd)),
+            DnsController(_dns_driver(config), config.resync_seconds_of(settings.dns)),
+            ModulesController(_modules_driver(config), config.resync_seconds_of(settings.modules)),
         ),
     )

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from typing import Final
 
-from cosid.resources import hostname, motd, sysctl
+from cosid.resources import dns, hostname, modules, motd, sysctl
 from cosid.resources.typed import TypedApi
 
-TYPED_APIS: Final[tuple[TypedApi, ...]] = (sysctl.API, hostname.API, motd.API)
+TYPED_APIS: Final[tuple[TypedApi, ...]] = (
+    sysctl.API,
+    hostname.API,
+    motd.API,
+    dns.API,
+    modules.API,
+)
 
 BY_SPEC_TYPE: Final[dict[str, TypedApi]] = {api.specs.type: api for api in TYPED_APIS}
