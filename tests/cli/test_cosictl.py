@@ -30,8 +30,10 @@ NAMESPACES_TABLE = """\
 NAMESPACE   TYPE        ID         VERSION
 meta        Namespace   closed     1
 meta        Namespace   default    1
+meta        Namespace   dns        1
 meta        Namespace   hostname   1
 meta        Namespace   meta       1
+meta        Namespace   modules    1
 meta        Namespace   motd       1
 meta        Namespace   runtime    1
 meta        Namespace   scratch    1

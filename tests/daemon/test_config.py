@@ -24,12 +24,9 @@ def test_every_domain_has_its_driver_and_the_top_level_resync_by_default() -> No
     assert config.domains.sysctl.persist is False
     assert config.domains.hostname.driver == "kernel"
     assert config.domains.motd.driver == "file"
-    assert resyncs({}) == {
-        "sysctl": 60.0,
-        "sysctl-persist": 60.0,
-        "hostname": 60.0,
-        "motd": 60.0,
-    }
+    by_default = resyncs({})
+    assert set(by_default) == {"sysctl", "sysctl-persist", "hostname", "motd", "dns", "modules"}
+    assert set(by_default.values()) == {60.0}
     assert set(resyncs({"resync_seconds": 5}).values()) == {5.0}
 
 
@@ -39,12 +36,13 @@ def test_a_domains_own_resync_overrides_the_top_level_one() -> None:
         "domains": {"sysctl": {"resync_seconds": 2}, "hostname": {"resync_seconds": None}},
     }
 
-    assert resyncs(settings) == {
-        "sysctl": 2.0,
-        "sysctl-persist": 2.0,
-        "hostname": None,
-        "motd": 30.0,
-    }
+    resync = resyncs(settings)
+    assert (resync.pop("sysctl"), resync.pop("sysctl-persist"), resync.pop("hostname")) == (
+        2.0,
+        2.0,
+        None,
+    )
+    assert set(resync.values()) == {30.0}, "every other domain inherits the top level's"
 
 
 def test_the_sysctl_d_controller_has_the_domains_resync_and_file(

@@ -18,6 +18,8 @@ import yaml
 
 from cosid.api.cosi.resource import resource_pb2, state_pb2
 from cosid.api.cosi.resource.meta import meta_pb2
+from cosid.daemon.config import Config
+from cosid.daemon.domains import build_domains
 from tests.support.daemon import TEST_NAMESPACES, Daemon, daemon_config, running_daemon
 from tests.support.wire import (
     META_NS,
@@ -149,15 +151,12 @@ EXPECTED_DEFINITIONS = {
 }
 
 
-BUILT_IN_NAMESPACES = {"runtime", "sysctl", "hostname", "motd"}
+_DOMAINS = build_domains(Config())
+BUILT_IN_NAMESPACES = {namespace.name for namespace in _DOMAINS.namespaces}
+"""Every namespace the daemon's domains define (the test checks meta publishes them all)."""
 BUILT_IN_DEFINITIONS = {
     *EXPECTED_DEFINITIONS,
-    "conditions.runtime.cosi.dev",
-    "sysctlspecs.sysctl.cosi.dev",
-    "sysctlstatuses.sysctl.cosi.dev",
-    "sysctloriginals.sysctl.cosi.dev",
-    "hostnamespecs.hostname.cosi.dev",
-    "motdspecs.motd.cosi.dev",
+    *(definition.id for definition in _DOMAINS.definitions),
 }
 
 

@@ -11,7 +11,9 @@ calling thread, and gethostname/getdomainname read it.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
+import platform
 from typing import Final
 
 LIBC: Final = ctypes.CDLL(None, use_errno=True)
@@ -23,6 +25,7 @@ LIBC.mount.argtypes = [
     ctypes.c_ulong,
     ctypes.c_void_p,
 ]
+LIBC.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 LIBC.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 LIBC.setdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 LIBC.gethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
@@ -30,6 +33,21 @@ LIBC.getdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 LIBC.inotify_init1.argtypes = [ctypes.c_int]
 LIBC.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
 LIBC.inotify_rm_watch.argtypes = [ctypes.c_int, ctypes.c_int]
+LIBC.delete_module.argtypes = [ctypes.c_char_p, ctypes.c_uint]
+LIBC.syscall.restype = ctypes.c_long
+
+_FINIT_MODULE: Final = {
+    "x86_64": 313,
+    "aarch64": 273,
+    "arm64": 273,
+    "riscv64": 273,
+    "ppc64le": 353,
+    "s390x": 344,
+    "i686": 350,
+    "armv7l": 379,
+}
+"""finit_module(2)'s number per architecture: glibc has no wrapper for it (it has one for
+delete_module)."""
 
 UTS_FIELD_BYTES: Final = 65
 """The kernel's UTS strings: up to 64 bytes (HOST_NAME_MAX) and the terminating NUL."""
@@ -51,6 +69,22 @@ def sethostname(name: bytes) -> None:
 def setdomainname(name: bytes) -> None:
     """setdomainname(2): as `sethostname`, for the NIS domain name."""
     if LIBC.setdomainname(name, len(name)) != 0:
+        raise last_error()
+
+
+def mount(
+    source: bytes | None, target: bytes, fstype: bytes | None, flags: int, data: bytes | None
+) -> None:
+    """mount(2) in the calling thread's mount namespace (``MS_*`` flags; `data` is the file
+    system's option string, None for none)."""
+    if LIBC.mount(source, target, fstype, flags, data) != 0:
+        raise last_error()
+
+
+def umount2(target: bytes, flags: int) -> None:
+    """umount2(2): unmount the topmost mount at `target` (``MNT_DETACH`` detaches a busy one
+    lazily; ``UMOUNT_NOFOLLOW`` refuses a symlink as the last component)."""
+    if LIBC.umount2(target, flags) != 0:
         raise last_error()
 
 
@@ -85,6 +119,27 @@ def inotify_add_watch(fd: int, path: bytes, mask: int) -> int:
 def inotify_rm_watch(fd: int, wd: int) -> None:
     """inotify_rm_watch(2): the kernel drops the watch and queues IN_IGNORED for it."""
     if LIBC.inotify_rm_watch(fd, wd) != 0:
+        raise last_error()
+
+
+def finit_module(fd: int, parameters: bytes, flags: int) -> None:
+    """finit_module(2): load the module whose image `fd` reads, with `parameters` (``a=1 b=x``).
+    `flags` may ask the kernel to decompress the image itself (MODULE_INIT_COMPRESSED_FILE).
+    ENOSYS on a kernel without module support (or an architecture missing from the table)."""
+    number = _FINIT_MODULE.get(platform.machine())
+    if number is None:
+        raise OSError(errno.ENOSYS, f"finit_module's number on {platform.machine()} is unknown")
+    result = LIBC.syscall(
+        ctypes.c_long(number), ctypes.c_int(fd), ctypes.c_char_p(parameters), ctypes.c_int(flags)
+    )
+    if result != 0:
+        raise last_error()
+
+
+def delete_module(name: bytes, flags: int) -> None:
+    """delete_module(2): unload a module by name. With O_NONBLOCK a module in use fails at once
+    (EWOULDBLOCK) rather than waiting; ENOENT when no such module is loaded."""
+    if LIBC.delete_module(name, flags) != 0:
         raise last_error()
 
 
