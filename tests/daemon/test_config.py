@@ -25,7 +25,15 @@ def test_every_domain_has_its_driver_and_the_top_level_resync_by_default() -> No
     assert config.domains.hostname.driver == "kernel"
     assert config.domains.motd.driver == "file"
     by_default = resyncs({})
-    assert set(by_default) == {"sysctl", "sysctl-persist", "hostname", "motd", "dns", "modules"}
+    assert set(by_default) == {
+        "sysctl",
+        "sysctl-persist",
+        "hostname",
+        "motd",
+        "dns",
+        "modules",
+        "mounts",
+    }
     assert set(by_default.values()) == {60.0}
     assert set(resyncs({"resync_seconds": 5}).values()) == {5.0}
 

@@ -10,6 +10,7 @@ from cosid.controllers.dns import DnsController
 from cosid.controllers.hostname import HostnameController
 from cosid.controllers.modules import ModulesController
 from cosid.controllers.motd import MotdController
+from cosid.controllers.mounts import MountsController
 from cosid.controllers.sysctl import SysctlController
 from cosid.controllers.sysctl_persist import SysctlPersistController
 from cosid.daemon.config import Config
@@ -22,11 +23,14 @@ from cosid.drivers.modules.isolated import SandboxModuleDriver
 from cosid.drivers.modules.kernel import KernelModuleDriver
 from cosid.drivers.motd.driver import MotdDriver
 from cosid.drivers.motd.file import FileMotdDriver
+from cosid.drivers.mounts.driver import MountDriver
+from cosid.drivers.mounts.kernel import KernelMountDriver
+from cosid.drivers.mounts.policy import TargetPolicy
 from cosid.drivers.sysctl.driver import SysctlDriver
 from cosid.drivers.sysctl.isolated import NetworkNamespaceSysctlDriver
 from cosid.drivers.sysctl.persist import SysctlDFile
 from cosid.drivers.sysctl.procfs import ProcfsSysctlDriver
-from cosid.resources import dns, hostname, modules, motd, namespaces, sysctl
+from cosid.resources import dns, hostname, modules, motd, mounts, namespaces, sysctl
 from cosid.runtime.conditions import CONDITIONS_DEFINITION
 from cosid.runtime.controller import Controller
 from cosid.state.registry import NamespaceDefinition, ResourceDefinition
@@ -102,6 +106,15 @@ def _modules_implementation(config: Config) -> ModuleDriver:
             return KernelModuleDriver(config.root)
 
 
+def _mounts_driver(config: Config) -> MountDriver:
+    """Mounts go into the daemon's mount namespace (the sandbox's own, private one), at
+    targets under the root prefix, never at a target the deny lists name."""
+    settings = config.domains.mounts
+    match settings.driver:
+        case "kernel":
+            return KernelMountDriver(config.root, TargetPolicy(settings.deny, settings.deny_below))
+
+
 def build_domains(config: Config) -> Domains:
     settings = config.domains
     return Domains(
@@ -112,6 +125,7 @@ def build_domains(config: Config) -> Domains:
             namespaces.MOTD,
             namespaces.DNS,
             namespaces.MODULES,
+            namespaces.MOUNTS,
         ),
         definitions=(
             CONDITIONS_DEFINITION,
@@ -120,6 +134,7 @@ def build_domains(config: Config) -> Domains:
             *motd.DEFINITIONS,
             *dns.DEFINITIONS,
             *modules.DEFINITIONS,
+            *mounts.DEFINITIONS,
         ),
         controllers=(
             SysctlController(_sysctl_driver(config), config.resync_seconds_of(settings.sysctl)),
@@ -130,5 +145,10 @@ def build_domains(config: Config) -> Domains:
             MotdController(_motd_driver(config), config.resync_seconds_of(settings.motd)),
             DnsController(_dns_driver(config), config.resync_seconds_of(settings.dns)),
             ModulesController(_modules_driver(config), config.resync_seconds_of(settings.modules)),
+            MountsController(
+                _mounts_driver(config),
+                config.resync_seconds_of(settings.mounts),
+                lazy_unmount=settings.mounts.lazy_unmount,
+            ),
         ),
     )

@@ -6,10 +6,11 @@ runtime, so a domain's controller holds only domain logic.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from cosid.runtime.writer import OutputWriter
 from cosid.state.resource import Kind, Resource
@@ -77,4 +78,24 @@ class Controller(Protocol):
 
     async def teardown(self, item: Resource, writer: OutputWriter) -> None:
         """Undo what reconcile did; the item is destroyed once this returns."""
+        ...
+
+
+class ChangeStream(Protocol):
+    """Notifications of changes the kernel announces (the mount table, netlink): iterating
+    yields once after each change or burst of changes; `close` ends the iteration."""
+
+    def __aiter__(self) -> AsyncIterator[None]: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class AnnouncesChanges(Protocol):
+    """A controller whose state the kernel announces: the runtime follows `changes()` while
+    the controller runs and reconciles every item on each notice (as for `watched_paths`),
+    so drift is repaired at once instead of at the next resync."""
+
+    def changes(self) -> ChangeStream:
+        """Start watching (changes from now on are not missed); called once per run."""
         ...

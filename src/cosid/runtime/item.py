@@ -45,6 +45,8 @@ class Item:
         self._poked = asyncio.Event()
         self._forced = False
         """A poke that must reconcile even a version already reconciled (drift may hide there)."""
+        self._changed = False
+        """The item itself changed since the last failure: that, not drift, ends a backoff."""
         self._observed_version = 0
         self._attempted_version = 0
         self._failures = 0
@@ -55,6 +57,7 @@ class Item:
         version already reconciled is skipped, such as the one adding this controller's
         finalizer; any other poke (resync, refresh, files, weak inputs, a retry) reconciles."""
         self._forced = self._forced or not changed
+        self._changed = self._changed or changed
         self._poked.set()
 
     async def _work(self) -> None:
@@ -74,14 +77,24 @@ class Item:
                 continue  # someone changed it meanwhile: their event pokes us again
             except Exception as error:  # a domain failure: retried, and shown on the condition
                 await self._failed(resource, error)
-                try:
-                    await asyncio.wait_for(
-                        self._poked.wait(), self._context.backoff.delay(self._failures)
-                    )
-                except TimeoutError:
-                    self.poke()
+                await self._back_off(self._context.backoff.delay(self._failures))
+                self.poke()  # the retry
             else:
                 self._failures = 0
+
+    async def _back_off(self, seconds: float) -> None:
+        """Wait `seconds`, or less if the item itself changes (a client fixed the spec). Drift
+        notices, resyncs and refreshes do not cut it short: a reconcile that changes the system
+        and still fails would otherwise retry at each change it makes itself."""
+        self._changed = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not self._changed and (remaining := deadline - loop.time()) > 0:
+            self._poked.clear()
+            try:
+                await asyncio.wait_for(self._poked.wait(), remaining)
+            except TimeoutError:
+                return
 
     def _reconciled(self, resource: Resource) -> bool:
         """Whether this very version was reconciled, successfully, and is still running."""

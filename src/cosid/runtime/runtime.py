@@ -16,7 +16,7 @@ import structlog
 
 from cosid.runtime.backoff import Backoff
 from cosid.runtime.conditions import CONDITIONS
-from cosid.runtime.controller import Controller, Strength
+from cosid.runtime.controller import AnnouncesChanges, ChangeStream, Controller, Strength
 from cosid.runtime.inotify import FileWatcher
 from cosid.runtime.item import Item, ItemContext
 from cosid.runtime.metrics import ControllerMetrics
@@ -113,9 +113,12 @@ class ControllerRun:
         primary = self._controller.inputs[0].kind
         watch = await self._state.watch_kind(primary, WatchKindOptions(bootstrap_contents=True))
         files = self._watch_files()  # before the first reconcile reads them: no edit is missed
+        changes = self._watch_changes()
         helpers = [
             asyncio.create_task(self._follow_weak(i.kind)) for i in self._controller.inputs[1:]
         ]
+        if changes is not None:
+            helpers.append(asyncio.create_task(self._follow_changes(changes)))
         if self._controller.resync_seconds:
             helpers.append(asyncio.create_task(self._resync(self._controller.resync_seconds)))
         try:
@@ -133,6 +136,8 @@ class ControllerRun:
         finally:
             if files is not None:
                 files.close()
+            if changes is not None:
+                changes.close()
             for helper in helpers:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
@@ -171,6 +176,23 @@ class ControllerRun:
             )
             return None
         return watcher
+
+    def _watch_changes(self) -> ChangeStream | None:
+        if not isinstance(self._controller, AnnouncesChanges):
+            return None
+        try:
+            return self._controller.changes()
+        except OSError as error:  # cannot watch: keep running on the resync
+            log.warning(
+                "cannot follow the kernel's change notices; drift is found by the resync only",
+                controller=self._controller.name,
+                error=str(error),
+            )
+            return None
+
+    async def _follow_changes(self, changes: ChangeStream) -> None:
+        async for _ in changes:
+            self.refresh()
 
     def _files_changed(self, paths: frozenset[Path]) -> None:
         log.debug(
