@@ -238,7 +238,7 @@ async def test_sigterm_ends_in_flight_calls_and_exits_cleanly(patient_daemon: Da
             waiting_code = await status_code(asyncio.wait_for(waiting, 5.0))
             ended_after = time.monotonic() - started
 
-    assert daemon.stop() == 0
+    assert daemon.stop() == 0, daemon.output()[-3000:]
     assert kind_end == ([], grpc.StatusCode.UNAVAILABLE), "clients reconnect on UNAVAILABLE"
     assert single_end == ([], grpc.StatusCode.UNAVAILABLE)
     assert waiting_code == grpc.StatusCode.UNAVAILABLE

@@ -62,6 +62,9 @@ def open_journal(config: Config) -> Journal | None:
     return SqliteJournal(config.state_dir / "state.db", config.state.sync)
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
 async def serve(config: Config) -> None:
     domains = build_domains(config)
     registry = Registry(
@@ -87,8 +90,10 @@ async def serve(config: Config) -> None:
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    for signum in STOP_SIGNALS:
+        # A plain handler, not loop.add_signal_handler: removing one of those restores the
+        # default action for a moment, and a second SIGTERM then kills a clean shutdown.
+        signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
     loop.add_signal_handler(signal.SIGHUP, runtime.refresh)  # `systemctl reload`: resync now
     await stop.wait()
     log.info("shutting down", grace_seconds=config.shutdown_grace_seconds)
@@ -98,10 +103,9 @@ async def serve(config: Config) -> None:
     store.close()  # ends every watch, so only unary calls use the grace period
     await stopping
     listener.release()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in STOP_SIGNALS:
         # Stopped cleanly: a repeated signal during the interpreter's exit must not turn a
         # clean exit into death by signal.
-        loop.remove_signal_handler(signum)
         signal.signal(signum, signal.SIG_IGN)
     log.info("stopped")
 
