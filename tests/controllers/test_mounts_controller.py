@@ -4,8 +4,7 @@ real in a private mount namespace, under a temporary root prefix.
 Each test runs its whole runtime on the namespace's worker thread (`MountNamespace.run`), the
 only thread that sees its mounts; `findmnt` there is the witness, and `mount`/`umount` there
 change things behind cosid's back. The runtime has no resync: drift is noticed through the
-controller's `changes()` hook, wired here as the daemon is meant to wire it (a change
-reconciles every item).
+controller's `changes()` (the runtime follows it: a change reconciles every item).
 """
 
 from __future__ import annotations
@@ -63,23 +62,13 @@ def driver(root: Path) -> KernelMountDriver:
 async def running(
     driver: KernelMountDriver, store: Store, **options: Any
 ) -> AsyncIterator[Runtime]:
-    """The mounts controller under a runtime, its changes reconciling every item."""
-    controller = MountsController(driver, None, **options)
-    runtime = Runtime(store, [controller], backoff=FAST)
-    changes = controller.changes()  # before the first reconcile: no change is missed
-
-    async def follow() -> None:
-        async for _ in changes:
-            runtime.runs[CONTROLLER].refresh()
-
-    follower = asyncio.create_task(follow())
+    """The mounts controller under a runtime (which follows its changes)."""
+    runtime = Runtime(store, [MountsController(driver, None, **options)], backoff=FAST)
     runtime.start()
     try:
         yield runtime
     finally:
         await runtime.stop()
-        changes.close()
-        await follower
 
 
 def spec(target: str = TARGET, **fields: Any) -> Resource:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cosid.runtime.backoff import Backoff
 from cosid.runtime.conditions import Reason
 from cosid.runtime.controller import Input, Outcome, Output, Strength
 from cosid.runtime.runtime import ControllerSetupError, Runtime
@@ -366,3 +367,86 @@ async def test_a_version_is_reconciled_once_not_again_for_its_own_finalizer(
 
     await eventually(refreshed)
     assert recorder.reconciled[1] == ("a", with_finalizer.version)
+
+
+class AnnouncingRecorder(Recorder):
+    """A controller whose state the kernel announces: `announce()` is a change notice."""
+
+    def __init__(self) -> None:
+        super().__init__(name="widgets")
+        self.notices: asyncio.Queue[None] = asyncio.Queue()
+        self.closed = False
+
+    def changes(self) -> AnnouncingRecorder:
+        return self
+
+    def __aiter__(self) -> AnnouncingRecorder:
+        return self
+
+    async def __anext__(self) -> None:
+        if self.closed:
+            raise StopAsyncIteration
+        await self.notices.get()
+
+    def close(self) -> None:
+        self.closed = True
+
+    def announce(self) -> None:
+        self.notices.put_nowait(None)
+
+
+async def test_a_change_notice_reconciles_every_item_and_ends_with_the_run(store: Store) -> None:
+    recorder = AnnouncingRecorder()
+    runtime = Runtime(store, [recorder], backoff=FAST)
+    runtime.start()
+    try:
+        for item_id in ("a", "b"):
+            await store.create(widget(item_id))
+
+        async def both() -> bool:
+            return len(recorder.reconciled) == 2
+
+        await eventually(both)
+        recorder.announce()
+
+        async def again() -> bool:
+            return sorted(i for i, _ in recorder.reconciled) == ["a", "a", "b", "b"]
+
+        await eventually(again)
+    finally:
+        await runtime.stop()
+    assert recorder.closed
+
+
+async def test_drift_notices_do_not_cut_a_failing_items_backoff_short(store: Store) -> None:
+    recorder = AnnouncingRecorder()
+    recorder.failing["a"] = RuntimeError("refused")
+    runtime = Runtime(store, [recorder], backoff=Backoff(initial_seconds=30.0, max_seconds=30.0))
+    runtime.start()
+    try:
+        created = await store.create(widget("a"))
+
+        async def failed_once() -> bool:
+            condition = await condition_of(store, "widgets", "a")
+            return condition is not None and condition.attempts == 1
+
+        await eventually(failed_once)
+        for _ in range(5):
+            recorder.announce()
+            runtime.runs["widgets"].refresh()
+        await asyncio.sleep(0.2)
+        condition = await condition_of(store, "widgets", "a")
+        assert condition is not None
+        assert condition.attempts == 1, "no retry before the backoff ends"
+
+        del recorder.failing["a"]  # a client changes the spec: that retries at once
+        current = await store.get(created.pointer)
+        await store.update(current.with_metadata(labels={"fixed": "yes"}))
+
+        async def converged() -> bool:
+            found = await condition_of(store, "widgets", "a")
+            return found is not None and found.ready
+
+        await eventually(converged)
+    finally:
+        await runtime.stop()

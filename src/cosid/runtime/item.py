@@ -89,12 +89,24 @@ class Item:
         self._changed = False
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
-        while not self._changed and (remaining := deadline - loop.time()) > 0:
+        while (remaining := deadline - loop.time()) > 0:
             self._poked.clear()
             try:
                 await asyncio.wait_for(self._poked.wait(), remaining)
             except TimeoutError:
                 return
+            if self._changed and await self._changed_since_attempt():
+                return
+            self._changed = False
+
+    async def _changed_since_attempt(self) -> bool:
+        """Whether the item is now other than the version that failed (not merely the event
+        of the attempt's own finalizer update)."""
+        try:
+            current = await self._context.state.get(self.pointer)
+        except NotFoundError:
+            return True
+        return current.version != self._attempted_version
 
     def _reconciled(self, resource: Resource) -> bool:
         """Whether this very version was reconciled, successfully, and is still running."""
