@@ -12,7 +12,8 @@ from typing import Any
 import grpc
 import pytest
 
-from cosid.resources import hostname, motd, sysctl
+from cosid.resources import dns, hostname, modules, motd, mounts, sysctl
+from cosid.resources.catalog import TYPED_APIS
 from cosid.resources.typed import TypedApi
 from tests.support.daemon import Daemon, running_daemon
 from tests.support.typed import in_daemon_namespaces, typed_stub
@@ -78,6 +79,20 @@ BAD_ITEMS: list[tuple[TypedApi, dict[str, Any], dict[str, Any], str]] = [
     (motd.API, {"text": "x" * (64 * 1024 + 1)}, {}, "items[0].spec.text"),
     (motd.API, {"text": "hi"}, {"id": "other"}, "items[0].metadata.id"),
     (motd.API, {"text": "hi"}, {"labels": {"": "empty key"}}, "items[0].metadata.labels['']"),
+    (dns.API, {"nameservers": ["not-an-ip"]}, {}, "items[0].spec.nameservers[0]"),
+    (dns.API, {"nameservers": ["1.1.1.1\nnameserver 6.6.6.6"]}, {}, "items[0].spec.nameservers[0]"),
+    (
+        dns.API,
+        {"nameservers": ["1.1.1.1"], "search": ["bad domain"]},
+        {},
+        "items[0].spec.search[0]",
+    ),
+    (modules.API, {"name": "../bonding"}, {}, "items[0].spec.name"),
+    (modules.API, {"name": "x" * 56}, {}, "items[0].spec.name"),
+    (modules.API, {"name": "dummy", "parameters": {"n": "1\n2"}}, {}, "items[0].spec.parameters"),
+    (mounts.API, {"target": "relative/path", "fstype": "tmpfs"}, {}, "items[0].spec.target"),
+    (mounts.API, {"target": "/mnt/../etc", "fstype": "tmpfs"}, {}, "items[0].spec.target"),
+    (mounts.API, {"target": "/mnt/x", "fstype": "nosuchfs"}, {}, "items[0].spec.fstype"),
 ]
 
 
@@ -96,7 +111,7 @@ async def test_bad_input_is_refused_naming_the_field(
         assert await stub.list() == []
 
 
-@pytest.mark.parametrize("api", [sysctl.API, hostname.API, motd.API], ids=lambda api: api.name)
+@pytest.mark.parametrize("api", TYPED_APIS, ids=lambda api: api.name)
 async def test_every_typed_service_refuses_what_it_cannot_decode(
     daemon: Daemon, api: TypedApi
 ) -> None:
