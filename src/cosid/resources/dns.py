@@ -56,6 +56,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, NonNegativeInt, Stri
 from cosid.api.cosi.dns.v1alpha1 import dns_pb2
 from cosid.resources import namespaces
 from cosid.resources.files import Base64Bytes, digest
+from cosid.resources.names import check_labels
 from cosid.resources.typed import TypedApi
 from cosid.state.registry import ResourceDefinition
 from cosid.state.resource import Kind
@@ -89,9 +90,6 @@ MAX_NAMESERVERS: Final = 3
 MAX_SEARCH_DOMAINS: Final = 6
 MAX_SEARCH_CHARS: Final = 255
 MAX_DOMAIN_LENGTH: Final = 253
-MAX_LABEL_LENGTH: Final = 63
-
-_LABEL: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z")
 _ZONE: Final = re.compile(r"[A-Za-z0-9_.-]{1,15}\Z")
 _LINK_LOCAL: Final = ipaddress.IPv6Network("fe80::/10")
 
@@ -140,21 +138,8 @@ def parse_search_domain(text: str) -> str:
         raise ValueError("must not be empty")
     if len(text) > MAX_DOMAIN_LENGTH:
         raise ValueError(f"is {len(text)} characters long, the limit is {MAX_DOMAIN_LENGTH}")
-    if text.endswith("."):
-        raise ValueError("must not end with a dot")
     name = text.lower()
-    for label in name.split("."):
-        if not label:
-            raise ValueError("must not have empty labels (two dots in a row, or a leading dot)")
-        if len(label) > MAX_LABEL_LENGTH:
-            raise ValueError(
-                f"has a label of {len(label)} characters, the limit is {MAX_LABEL_LENGTH}"
-            )
-        if not label.isascii() or not _LABEL.match(label):
-            raise ValueError(
-                f"has the label {label!r}: labels are letters, digits and '-', "
-                "and neither start nor end with '-'"
-            )
+    check_labels(name)
     return name
 
 

@@ -31,13 +31,13 @@ exactly what was there.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from cosid.api.cosi.hostname.v1alpha1 import hostname_pb2
 from cosid.resources import namespaces
+from cosid.resources.names import check_labels
 from cosid.resources.typed import TypedApi
 from cosid.state.registry import ResourceDefinition
 from cosid.state.resource import Kind
@@ -62,9 +62,6 @@ CONTROLLER: Final = "hostname"
 
 MAX_NAME_BYTES: Final = 64
 """HOST_NAME_MAX: the kernel refuses longer host and domain names (EINVAL)."""
-MAX_LABEL_LENGTH: Final = 63
-
-_LABEL: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\Z")
 
 
 def parse_hostname(text: str) -> str:
@@ -83,20 +80,7 @@ def _check_labels(text: str) -> str:
     size = len(text.encode(errors="surrogatepass"))
     if size > MAX_NAME_BYTES:
         raise ValueError(f"is {size} bytes long, the limit is {MAX_NAME_BYTES}")
-    if text.endswith("."):
-        raise ValueError("must not end with a dot")
-    for label in text.split("."):
-        if not label:
-            raise ValueError("must not have empty labels (two dots in a row, or a leading dot)")
-        if len(label) > MAX_LABEL_LENGTH:
-            raise ValueError(
-                f"has a label of {len(label)} characters, the limit is {MAX_LABEL_LENGTH}"
-            )
-        if not label.isascii() or not _LABEL.match(label):
-            raise ValueError(
-                f"has the label {label!r}: labels are letters, digits and '-', "
-                "and neither start nor end with '-'"
-            )
+    check_labels(text)
     return text
 
 
