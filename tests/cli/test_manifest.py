@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from google.protobuf.message import Message
 
@@ -9,7 +11,7 @@ from cosid.api.cosi.common.v1alpha1 import common_pb2
 from cosid.api.cosi.hostname.v1alpha1 import hostname_pb2
 from cosid.api.cosi.sysctl.v1alpha1 import sysctl_pb2
 from cosid.cli.manifest import Location, ManifestError, item_message, parse_manifest
-from cosid.resources import hostname, sysctl
+from cosid.resources import dns, hostname, modules, sysctl
 
 PRINTED_BY_GET = """\
 ---
@@ -127,3 +129,40 @@ def test_yaml_errors_name_the_file() -> None:
 def test_a_manifest_without_documents_is_refused() -> None:
     with pytest.raises(ManifestError, match=r"^stdin: no documents$"):
         parse_manifest("---\n# nothing\n", "stdin")
+
+
+def test_lists_maps_and_nested_messages_are_converted_field_by_field() -> None:
+    [document] = parse_manifest(
+        "metadata: {type: resolver}\n"
+        "spec:\n"
+        "  nameservers: [192.0.2.53, '2001:db8::53']\n"
+        "  search: [example.com]\n"
+        "  options: {ndots: 2, rotate: true}\n",
+        "site.yaml",
+    )
+    item = item_message(dns.API, document)
+    spec = item.spec  # type: ignore[attr-defined]
+    assert list(spec.nameservers) == ["192.0.2.53", "2001:db8::53"]
+    assert list(spec.search) == ["example.com"]
+    assert (spec.options.ndots, spec.options.rotate) == (2, True)
+
+    [module] = parse_manifest(
+        "metadata: {type: module}\nspec: {name: dummy, parameters: {numdummies: 2}}\n", "m.yaml"
+    )
+    parameters = item_message(modules.API, module).spec.parameters  # type: ignore[attr-defined]
+    assert dict(parameters) == {"numdummies": "2"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "key", "problem"),
+    [
+        ("{nameservers: 192.0.2.53}", "spec.nameservers", "must be a list, not str"),
+        ("{nameservers: [[1]]}", "spec.nameservers[0]", "must be text, not a list"),
+        ("{options: [ndots]}", "spec.options", "must be a mapping, not a list"),
+        ("{options: {colour: 1}}", "spec.options.colour", "unknown field"),
+    ],
+)
+def test_nested_values_of_the_wrong_shape_name_their_key(spec: str, key: str, problem: str) -> None:
+    [document] = parse_manifest(f"metadata: {{type: resolver}}\nspec: {spec}\n", "bad.yaml")
+    with pytest.raises(ManifestError, match=f"document 1: {re.escape(key)}: {problem}"):
+        item_message(dns.API, document)

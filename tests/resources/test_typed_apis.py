@@ -5,11 +5,17 @@ from __future__ import annotations
 import pytest
 from google.protobuf.descriptor import FieldDescriptor
 
+from cosid.daemon.config import Config
+from cosid.daemon.domains import build_domains
 from cosid.resources import motd, sysctl
 from cosid.resources.catalog import BY_SPEC_TYPE, TYPED_APIS
 from cosid.resources.motd import MotdStatus
 from cosid.resources.sysctl import SysctlSpec
 from cosid.resources.typed import TypedApi, model_from_message
+from cosid.state.registry import Registry
+
+_DOMAINS = build_domains(Config())
+REGISTRY = Registry(_DOMAINS.namespaces, _DOMAINS.definitions)
 
 SHARED_SHAPE = {
     "Get": ("GetRequest", None),
@@ -72,3 +78,11 @@ def test_a_round_trip_through_the_message_keeps_the_model() -> None:
     message = motd.API.status_message(status)
     assert not message.HasField("sha256")
     assert model_from_message(MotdStatus, message) == status
+
+
+@apis
+def test_a_spec_type_answers_to_its_resource_name(api: TypedApi) -> None:
+    """`cosictl get kernelmodule`, `metadata: {type: mount}`: what output calls a domain's
+    resources (``kernelmodule/dummy``) is a name its spec type resolves from."""
+    [definition] = [d for d in REGISTRY.definitions.values() if d.type == api.specs.type]
+    assert api.name.lower() in definition.all_aliases

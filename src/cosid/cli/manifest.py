@@ -22,7 +22,7 @@ from typing import Final
 
 import yaml
 from google.protobuf import json_format
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from cosid.api.cosi.common.v1alpha1 import common_pb2
@@ -136,25 +136,54 @@ def item_message(api: TypedApi, document: ManifestDocument) -> Message:
 
 
 def _fill_spec(document: ManifestDocument, spec: Message) -> None:
-    """Set the spec's fields; a number for a text field becomes its text (`value: 1`)."""
-    fields = spec.DESCRIPTOR.fields_by_name
-    converted: dict[str, object] = {}
-    for name, value in document.spec.items():
-        descriptor = fields.get(name)
-        if descriptor is None:
-            known = ", ".join(fields)
-            raise document.location.error(
-                f"spec.{name}", f"unknown field ({spec.DESCRIPTOR.name} has {known})"
-            )
-        if value is None:
-            continue  # YAML null: unset, so the daemon's default applies
-        if descriptor.type == FieldDescriptor.TYPE_STRING:
-            value = _text(document.location, f"spec.{name}", value)
-        converted[name] = value
+    """Set the spec's fields; a number for a text field becomes its text (`value: 1`), in
+    nested messages, lists and maps too."""
+    descriptor: Descriptor = spec.DESCRIPTOR  # type: ignore[assignment]  # upb's is the same type
+    converted = _fields(document.location, "spec", descriptor, document.spec)
     try:
         json_format.ParseDict(converted, spec)
     except json_format.ParseError as error:
         raise document.location.error("spec", str(error)) from None
+
+
+def _fields(
+    location: Location, key: str, message: Descriptor, data: Mapping[str, object]
+) -> dict[str, object]:
+    fields = message.fields_by_name
+    converted: dict[str, object] = {}
+    for name, value in data.items():
+        descriptor = fields.get(name)
+        if descriptor is None:
+            known = ", ".join(fields)
+            raise location.error(f"{key}.{name}", f"unknown field ({message.name} has {known})")
+        if value is not None:  # YAML null: unset, so the daemon's default applies
+            converted[name] = _field(location, f"{key}.{name}", descriptor, value)
+    return converted
+
+
+def _field(location: Location, key: str, field: FieldDescriptor, value: object) -> object:
+    entry = field.message_type
+    if entry is not None and entry.GetOptions().map_entry:
+        if not isinstance(value, dict):
+            raise location.error(key, f"must be a mapping, not {_yaml_kind(value)}")
+        value_field = entry.fields_by_name["value"]
+        return {str(k): _single(location, f"{key}.{k}", value_field, v) for k, v in value.items()}
+    if field.is_repeated:
+        if not isinstance(value, list):
+            raise location.error(key, f"must be a list, not {_yaml_kind(value)}")
+        return [_single(location, f"{key}[{i}]", field, item) for i, item in enumerate(value)]
+    return _single(location, key, field, value)
+
+
+def _single(location: Location, key: str, field: FieldDescriptor, value: object) -> object:
+    """One value of the field's type: text, a nested message, or as YAML read it."""
+    if field.type == FieldDescriptor.TYPE_STRING:
+        return _text(location, key, value)
+    if field.message_type is not None:
+        if not isinstance(value, dict):
+            raise location.error(key, f"must be a mapping, not {_yaml_kind(value)}")
+        return _fields(location, key, field.message_type, value)
+    return value
 
 
 def _refuse_unknown_keys(

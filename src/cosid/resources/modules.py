@@ -203,7 +203,10 @@ class KernelModuleOriginal(BaseModel):
 
 DEFINITIONS: Final = (
     ResourceDefinition(
-        SPECS.type, SPECS.namespace, aliases=("module", "modules"), spec_model=KernelModuleSpec
+        SPECS.type,
+        SPECS.namespace,
+        aliases=("kernelmodule", "kernelmodules", "module", "modules"),
+        spec_model=KernelModuleSpec,
     ),
     ResourceDefinition(STATUSES.type, STATUSES.namespace, writable=False),
     ResourceDefinition(ORIGINALS.type, ORIGINALS.namespace, writable=False),
