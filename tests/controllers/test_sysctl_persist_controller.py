@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cosid.controllers.sysctl_persist import SysctlPersistController
+from cosid.controllers.boot_files import BootFilesController
 from cosid.drivers.sysctl.persist import HEADER, SysctlDFile
 from cosid.resources.document import to_spec
 from cosid.resources.sysctl import SPECS, SysctlSpec
@@ -37,7 +37,7 @@ def store() -> Store:
 
 
 def start(store: Store, file: SysctlDFile, *, enabled: bool = True) -> Runtime:
-    controller = SysctlPersistController(file, None, enabled=enabled)
+    controller = BootFilesController(NAME, SPECS, SysctlSpec, file, None, enabled=enabled)
     started = Runtime(store, [controller], backoff=FAST)
     started.start()
     return started

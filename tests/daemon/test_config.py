@@ -1,8 +1,11 @@
-"""The daemon config's `domains` section: which driver each domain uses, its resync, sysctl.d
+"""The daemon config's `domains` section: which driver each domain uses, its resync, boot-file
 persistence, and what the daemon builds from them. (The root prefix is in test_sandbox.py.)"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,6 +35,7 @@ def test_every_domain_has_its_driver_and_the_top_level_resync_by_default() -> No
         "motd",
         "dns",
         "modules",
+        "modules-persist",
         "mounts",
     }
     assert set(by_default.values()) == {60.0}
@@ -72,6 +76,22 @@ def test_the_sysctl_d_controller_has_the_domains_resync_and_file(
     assert persisted.watched_paths == (Path("/srv/tree/etc/sysctl.d/90-cosid.conf"),)
 
 
+def test_the_modules_boot_files_controller_has_the_domains_resync_and_files() -> None:
+    settings: dict[str, object] = {
+        "root": "/srv/tree",
+        "domains": {"modules": {"persist": True, "resync_seconds": 7}},
+    }
+
+    domains = build_domains(load_config(None, settings))
+
+    persisted = {c.name: c for c in domains.controllers}["modules-persist"]
+    assert persisted.resync_seconds == 7.0
+    assert persisted.watched_paths == (
+        Path("/srv/tree/etc/modules-load.d/cosid.conf"),
+        Path("/srv/tree/etc/modprobe.d/cosid.conf"),
+    )
+
+
 @pytest.mark.parametrize(
     ("domains", "message"),
     [
@@ -80,8 +100,8 @@ def test_the_sysctl_d_controller_has_the_domains_resync_and_file(
             "domains.sysctl.driver\n  Input should be 'procfs'",
         ),
         (
-            {"hostname": {"driver": "hostnamed"}},
-            "domains.hostname.driver\n  Input should be 'kernel'",
+            {"hostname": {"driver": "networkd"}},
+            "domains.hostname.driver\n  Input should be 'kernel' or 'hostnamed'",
         ),
         ({"motd": {"driver": "dbus"}}, "domains.motd.driver\n  Input should be 'file'"),
         (
@@ -98,3 +118,30 @@ def test_the_sysctl_d_controller_has_the_domains_resync_and_file(
 def test_unusable_domain_settings_name_the_field(domains: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(None, {"domains": domains})
+
+
+def test_hostnamed_is_refused_in_the_sandbox() -> None:
+    with pytest.raises(ConfigError, match="hostnamed cannot run in a sandbox"):
+        load_config(None, {"sandbox": True, "domains": {"hostname": {"driver": "hostnamed"}}})
+
+
+def test_a_daemon_whose_hostnamed_is_unreachable_says_so_and_exits(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"state_dir: {tmp_path / 'state'}\n"
+        f"listen: unix://{tmp_path / 's.sock'}\n"
+        "domains: {hostname: {driver: hostnamed}}\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "cosid.daemon.main", "--config", str(config)],
+        env={**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={tmp_path / 'no-bus'}"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "cosid: domains.hostname.driver is hostnamed, but org.freedesktop.hostname1" in (
+        done.stderr
+    )
+    assert not (tmp_path / "s.sock").exists()

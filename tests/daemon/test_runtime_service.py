@@ -23,7 +23,16 @@ if TYPE_CHECKING:
     from cosid.api.cosi.runtime.v1alpha1.runtime_pb2_grpc import RuntimeServiceAsyncStub
 
 KEY = "net.ipv4.tcp_keepalive_probes"
-CONTROLLERS = ["dns", "hostname", "modules", "motd", "mounts", "sysctl", "sysctl-persist"]
+CONTROLLERS = [
+    "dns",
+    "hostname",
+    "modules",
+    "modules-persist",
+    "motd",
+    "mounts",
+    "sysctl",
+    "sysctl-persist",
+]
 
 
 @pytest.fixture(scope="module")

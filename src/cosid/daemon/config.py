@@ -79,8 +79,9 @@ class SysctlConfig(DomainConfig):
 
 
 class HostnameConfig(DomainConfig):
-    driver: Literal["kernel"] = "kernel"
-    """kernel: sethostname(2) and `<root>/etc/hostname`."""
+    driver: Literal["kernel", "hostnamed"] = "kernel"
+    """kernel: sethostname(2) and `<root>/etc/hostname`; hostnamed: systemd-hostnamed on the
+    system bus (the host's /etc/hostname: it knows no root prefix)."""
 
 
 class MotdConfig(DomainConfig):
@@ -169,6 +170,11 @@ class Config(_Strict):
     def _sandbox_keeps_host_files(self) -> Config:
         if self.sandbox and self.root == Path("/"):
             raise ValueError("a sandbox with root / would write the host's files; pick another")
+        if self.sandbox and self.domains.hostname.driver == "hostnamed":
+            raise ValueError(
+                "domains.hostname.driver hostnamed cannot run in a sandbox: systemd-hostnamed "
+                "is outside it and would set the host's names"
+            )
         return self
 
     @field_validator("namespaces")

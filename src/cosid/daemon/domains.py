@@ -3,24 +3,28 @@ controllers, with the drivers the configuration picks."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cosid.controllers.boot_files import BootFilesController
 from cosid.controllers.dns import DnsController
 from cosid.controllers.hostname import HostnameController
 from cosid.controllers.modules import ModulesController
 from cosid.controllers.motd import MotdController
 from cosid.controllers.mounts import MountsController
 from cosid.controllers.sysctl import SysctlController
-from cosid.controllers.sysctl_persist import SysctlPersistController
 from cosid.daemon.config import Config
+from cosid.drivers.dbus import SystemBus
 from cosid.drivers.dns.driver import DnsDriver
 from cosid.drivers.dns.resolvconf import ResolvConfDriver
 from cosid.drivers.hostname.driver import HostnameDriver
+from cosid.drivers.hostname.hostnamed import HostnamedDriver
 from cosid.drivers.hostname.kernel import KernelHostnameDriver
 from cosid.drivers.modules.driver import ModuleDriver
 from cosid.drivers.modules.isolated import SandboxModuleDriver
 from cosid.drivers.modules.kernel import KernelModuleDriver
+from cosid.drivers.modules.persist import ModuleBootFiles
 from cosid.drivers.motd.driver import MotdDriver
 from cosid.drivers.motd.file import FileMotdDriver
 from cosid.drivers.mounts.driver import MountDriver
@@ -37,10 +41,22 @@ from cosid.state.registry import NamespaceDefinition, ResourceDefinition
 
 
 @dataclass(frozen=True)
+class StartupCheck:
+    """A service a configured driver talks to, proved reachable before the daemon serves: a
+    daemon that cannot do what it was configured to do should say so at once, not per spec."""
+
+    setting: str
+    """The choice that needs it, as the operator wrote it (`domains.hostname.driver: ...`)."""
+    run: Callable[[], Awaitable[None]]
+    """Raises a ConnectionError saying what is missing where."""
+
+
+@dataclass(frozen=True)
 class Domains:
     namespaces: tuple[NamespaceDefinition, ...]
     definitions: tuple[ResourceDefinition, ...]
     controllers: tuple[Controller, ...]
+    checks: tuple[StartupCheck, ...] = ()
 
 
 def _sysctl_driver(config: Config) -> SysctlDriver:
@@ -57,22 +73,36 @@ def _sysctl_implementation(config: Config) -> SysctlDriver:
             return ProcfsSysctlDriver(Path("/"))
 
 
-def _sysctl_persistence(config: Config) -> SysctlPersistController:
+def _sysctl_persistence(config: Config) -> BootFilesController[sysctl.SysctlSpec]:
     """The sysctl.d file's controller: it writes the file when the config asks for
     persistence, and keeps it absent otherwise. The file is under the root prefix, like every
     file cosid writes."""
     settings = config.domains.sysctl
-    return SysctlPersistController(
-        SysctlDFile(config.root), config.resync_seconds_of(settings), enabled=settings.persist
+    return BootFilesController(
+        "sysctl-persist",
+        sysctl.SPECS,
+        sysctl.SysctlSpec,
+        SysctlDFile(config.root),
+        config.resync_seconds_of(settings),
+        enabled=settings.persist,
     )
 
 
 def _hostname_driver(config: Config) -> HostnameDriver:
-    """The kernel's hostname is the UTS namespace's (the sandbox has its own); /etc/hostname
-    is under the root prefix."""
+    """kernel: the UTS namespace's names (the sandbox has its own) and /etc/hostname under the
+    root prefix. hostnamed: systemd-hostnamed on the system bus (the config refuses it in the
+    sandbox: it would set the host's names)."""
     match config.domains.hostname.driver:
         case "kernel":
             return KernelHostnameDriver(config.root)
+        case "hostnamed":
+            return HostnamedDriver(SystemBus.from_environment())
+
+
+def _checks(hostname_driver: HostnameDriver) -> tuple[StartupCheck, ...]:
+    if isinstance(hostname_driver, HostnamedDriver):
+        return (StartupCheck("domains.hostname.driver is hostnamed", hostname_driver.check),)
+    return ()
 
 
 def _motd_driver(config: Config) -> MotdDriver:
@@ -106,6 +136,21 @@ def _modules_implementation(config: Config) -> ModuleDriver:
             return KernelModuleDriver(config.root)
 
 
+def _modules_persistence(config: Config) -> BootFilesController[modules.KernelModuleSpec]:
+    """The modules-load.d and modprobe.d files' controller: it writes them when the config asks
+    for persistence, and keeps them absent otherwise; under the root prefix, like
+    `_sysctl_persistence`."""
+    settings = config.domains.modules
+    return BootFilesController(
+        "modules-persist",
+        modules.SPECS,
+        modules.KernelModuleSpec,
+        ModuleBootFiles(config.root),
+        config.resync_seconds_of(settings),
+        enabled=settings.persist,
+    )
+
+
 def _mounts_driver(config: Config) -> MountDriver:
     """Mounts go into the daemon's mount namespace (the sandbox's own, private one), at
     targets under the root prefix, never at a target the deny lists name."""
@@ -117,6 +162,7 @@ def _mounts_driver(config: Config) -> MountDriver:
 
 def build_domains(config: Config) -> Domains:
     settings = config.domains
+    hostname_driver = _hostname_driver(config)
     return Domains(
         namespaces=(
             namespaces.RUNTIME,
@@ -139,16 +185,16 @@ def build_domains(config: Config) -> Domains:
         controllers=(
             SysctlController(_sysctl_driver(config), config.resync_seconds_of(settings.sysctl)),
             _sysctl_persistence(config),
-            HostnameController(
-                _hostname_driver(config), config.resync_seconds_of(settings.hostname)
-            ),
+            HostnameController(hostname_driver, config.resync_seconds_of(settings.hostname)),
             MotdController(_motd_driver(config), config.resync_seconds_of(settings.motd)),
             DnsController(_dns_driver(config), config.resync_seconds_of(settings.dns)),
             ModulesController(_modules_driver(config), config.resync_seconds_of(settings.modules)),
+            _modules_persistence(config),
             MountsController(
                 _mounts_driver(config),
                 config.resync_seconds_of(settings.mounts),
                 lazy_unmount=settings.mounts.lazy_unmount,
             ),
         ),
+        checks=_checks(hostname_driver),
     )

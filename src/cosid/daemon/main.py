@@ -67,6 +67,11 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 async def serve(config: Config) -> None:
     domains = build_domains(config)
+    for check in domains.checks:
+        try:
+            await check.run()
+        except ConnectionError as error:  # main() reports it and exits 1
+            raise ConnectionError(f"{check.setting}, but {error}") from None
     registry = Registry(
         (*(ns.definition() for ns in config.namespaces), *domains.namespaces), domains.definitions
     )

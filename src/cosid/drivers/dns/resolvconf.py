@@ -1,10 +1,9 @@
 """The resolvconf DNS driver: reads and replaces ``<root>/etc/resolv.conf``.
 
-A write never changes a file in place: the new content goes to a temporary file beside it, is
-flushed to disk and renamed over it, and the directory is flushed too, so a reader (or a
-crash) sees the old file or the new one, never a mix. The new file is 0644 (every process that
-resolves a name reads it) and gets the old file's owner; a new file is owned by root (by the
-daemon's own user when that is not root).
+A write replaces a file atomically (`cosid.drivers.files`: a temporary file beside it, flushed
+and renamed over it), so a reader (or a crash) sees the old file or the new one, never a mix.
+The new file is 0644 (every process that resolves a name reads it) and gets the old file's
+owner; a new file is owned by root (by the daemon's own user when that is not root).
 
 Symlinks: ``<root>`` itself is resolved once, when the driver is made (a sandbox's root prefix
 may be a symlink). /etc/resolv.conf is often a symlink (to systemd-resolved's or resolvconf's
@@ -18,7 +17,7 @@ file under /run); what a write does with one is the `SymlinkPolicy`:
   (``SymlinkDangling``) or loops (``SymlinkLoop``). A missing file in an existing directory
   is created. The link is left alone, and deleting the spec restores that file.
 
-No other symlink is followed: directories are opened with `open_no_symlinks`, and files are
+No other symlink is followed: directories are opened without following any, and files are
 then named relative to the open directory, so nothing can swap a symlink in on the way.
 
 Writes and removals sync to disk (milliseconds), so every method runs in a thread.
@@ -30,12 +29,11 @@ import asyncio
 import contextlib
 import errno
 import os
-import secrets
 import stat
-from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from cosid.drivers import files
 from cosid.drivers.dns.chase import chase
 from cosid.drivers.dns.driver import (
     DnsError,
@@ -135,7 +133,7 @@ class ResolvConfDriver:
                 return None, None
             raise
         try:
-            found = _entry(directory, name, RESOLV_CONF_PATH)
+            found = files.find(directory, name, symlink_ok=True)
             if found is None or not stat.S_ISLNK(found.st_mode):
                 return found, None
             return found, os.readlink(name, dir_fd=directory)
@@ -182,17 +180,11 @@ class ResolvConfDriver:
         when `over_symlink`, else refused."""
         directory, name = self._open_directory(path, DnsWriteError)
         try:
-            existing = _entry(directory, name, path)
-            if existing is not None and stat.S_ISLNK(existing.st_mode):
-                if not over_symlink:
-                    raise DnsSymlinkError(path, "became a symlink; cosid does not follow it there")
-                existing = None
-            owner = (existing.st_uid, existing.st_gid) if existing else _new_owner()
-            _rename_into_place(
-                directory,
-                name,
-                lambda temporary: _create(directory, temporary, content, mode, *owner),
-            )
+            files.replace(directory, name, content, mode=mode, symlink_ok=over_symlink)
+        except files.IsASymlinkError:
+            raise DnsSymlinkError(
+                path, "became a symlink; cosid does not follow it there"
+            ) from None
         except OSError as error:
             raise _error(DnsWriteError, path, "cannot be replaced", error) from None
         finally:
@@ -203,11 +195,11 @@ class ResolvConfDriver:
         another link); nothing to do when it already is."""
         directory, name = self._open_directory(RESOLV_CONF_PATH, DnsWriteError)
         try:
-            existing = _entry(directory, name, RESOLV_CONF_PATH)
+            existing = files.find(directory, name, symlink_ok=True)
             linked = existing is not None and stat.S_ISLNK(existing.st_mode)
             if linked and os.readlink(name, dir_fd=directory) == target:
                 return
-            _rename_into_place(
+            files.rename_into_place(
                 directory, name, lambda temporary: os.symlink(target, temporary, dir_fd=directory)
             )
         except OSError as error:
@@ -224,10 +216,7 @@ class ResolvConfDriver:
                 return
             raise
         try:
-            if _entry(directory, name, path) is None:
-                return
-            os.unlink(name, dir_fd=directory)
-            os.fsync(directory)
+            files.remove(directory, name, symlink_ok=True)
         except OSError as error:
             raise _error(DnsWriteError, path, "cannot be removed", error) from None
         finally:
@@ -243,56 +232,9 @@ class ResolvConfDriver:
         """The open directory of `path` (no symlink on the way) and the file's name in it."""
         parent, name = os.path.split(path)
         try:
-            return open_no_symlinks(self._host(parent), os.O_RDONLY | os.O_DIRECTORY), name
+            return files.open_directory(self._host(parent)), name
         except OSError as failure:
             raise _error(error, parent, "cannot be opened", failure) from None
-
-
-def _entry(directory: int, name: str, path: str) -> os.stat_result | None:
-    """What `name` is (a symlink not followed), None when nothing; refuses anything but a
-    regular file or a symlink."""
-    try:
-        found = os.stat(name, dir_fd=directory, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-    if not (stat.S_ISREG(found.st_mode) or stat.S_ISLNK(found.st_mode)):
-        raise DnsNotAFileError(path, "is not a regular file")
-    return found
-
-
-def _rename_into_place(directory: int, name: str, make: Callable[[str], None]) -> None:
-    """`make` a temporary entry beside `name`, rename it over `name`, flush the directory; no
-    temporary is left behind when that fails."""
-    temporary = f".{name}.{secrets.token_hex(8)}.tmp"
-    try:
-        make(temporary)
-        os.rename(temporary, name, src_dir_fd=directory, dst_dir_fd=directory)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary, dir_fd=directory)
-        raise
-    os.fsync(directory)
-
-
-def _create(directory: int, name: str, content: bytes, mode: int, uid: int, gid: int) -> None:
-    """The new file, complete and on disk, with the owner and mode it will keep."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(name, flags, 0o600, dir_fd=directory)
-    try:
-        view = memoryview(content)
-        while view:
-            view = view[os.write(fd, view) :]
-        created = os.fstat(fd)
-        if (created.st_uid, created.st_gid) != (uid, gid):
-            os.fchown(fd, uid, gid)
-        os.fchmod(fd, mode)  # after fchown, which clears set-id bits
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _new_owner() -> tuple[int, int]:
-    return (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
 
 
 def _read_all(fd: int, path: str) -> bytes:
@@ -311,6 +253,8 @@ def _read_all(fd: int, path: str) -> bytes:
 def _error(base: type[DnsError], path: str, what: str, error: OSError) -> DnsError:
     """The driver error for an OSError: a subclass of `base` when one names the reason."""
     code = error.errno
+    if isinstance(error, files.NotARegularFileError):
+        return DnsNotAFileError(path, "is not a regular file")
     if code == errno.ELOOP:
         return DnsSymlinkError(path, "leads through a symlink; cosid follows none there", code)
     if issubclass(base, DnsWriteError):

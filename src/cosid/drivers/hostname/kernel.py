@@ -6,26 +6,23 @@ stays on the caller's thread (the methods never hand work to another one). The k
 announce a change of name, so drift there is found by the controller's resync; the file is in
 `watched_paths`, so the runtime notices its edits at once (inotify).
 
-/etc/hostname is replaced whole: written to a temporary file beside it, flushed to disk and
-renamed over it, so a reader (or a crash) sees the old name or the new one, never a mix; the
-new file keeps the old one's mode and owner (0644 root for a new one). ``<root>/etc`` is
-opened without following any symlink (`open_no_symlinks`) and the file is named relative to
-that directory, never followed: a symlinked /etc/hostname is refused (`HostnameSymlinkError`),
-for reading and writing, rather than replaced. Writes are rare (a new spec or a repair), so
-the few milliseconds of fsync are spent inline.
+/etc/hostname is replaced whole and atomically (`cosid.drivers.files`), so a reader (or a
+crash) sees the old name or the new one, never a mix; the new file keeps the old one's mode
+and owner (0644 root for a new one). ``<root>/etc`` is opened without following any symlink
+and the file is named relative to that directory, never followed: a symlinked /etc/hostname
+is refused (`HostnameSymlinkError`), for reading and writing, rather than replaced. Writes are
+rare (a new spec or a repair), so the few milliseconds of fsync are spent inline.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import secrets
 import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from cosid.drivers import libc
+from cosid.drivers import files, libc
 from cosid.drivers.errors import describe_os_error
 from cosid.drivers.hostname.driver import (
     HostnameInvalidNameError,
@@ -35,15 +32,12 @@ from cosid.drivers.hostname.driver import (
     HostnameSymlinkError,
     HostnameWriteError,
 )
-from cosid.drivers.paths import open_no_symlinks
 from cosid.resources.hostname import file_content
 
 FILE_NAME = "hostname"
 FILE_WHAT = "/etc/hostname"
 MAX_FILE_BYTES = 4096
 """Reads stop here: hostname(5) is one short line, and a private tree is not trusted."""
-NEW_FILE_MODE = 0o644
-NEW_DIRECTORY_MODE = 0o755
 _ENCODING = "utf-8"
 _FORBIDDEN_IN_NAMES = ("\x00", "\n", "\r")
 
@@ -72,20 +66,23 @@ class KernelHostnameDriver:
         )
 
     async def write(self, hostname: str, domain: str | None) -> None:
-        _set_kernel_name("hostname", libc.sethostname, hostname)
+        set_kernel_name("hostname", libc.sethostname, hostname)
         if domain is not None:
-            _set_kernel_name("domain", libc.setdomainname, domain)
+            set_kernel_name("domain", libc.setdomainname, domain)
         await self.write_file(file_content(hostname))
 
     async def write_file(self, content: str | None) -> None:
         try:
-            directory = self._open_etc(create=content is not None)
+            directory = files.open_directory(self.etc, create=content is not None)
         except FileNotFoundError:
             return  # no <root>/etc, so no file: nothing to remove
         except OSError as error:
             raise _file_error(error) from None
         try:
-            self._replace(directory, content)
+            if content is None:
+                files.remove(directory, FILE_NAME)
+            else:
+                files.replace(directory, FILE_NAME, content.encode(_ENCODING))
         except OSError as error:
             raise _file_error(error) from None
         finally:
@@ -93,7 +90,7 @@ class KernelHostnameDriver:
 
     def _read_file(self) -> str | None:
         try:
-            directory = self._open_etc(create=False)
+            directory = files.open_directory(self.etc)
         except FileNotFoundError:
             return None
         except OSError as error:
@@ -120,69 +117,8 @@ class KernelHostnameDriver:
             os.close(fd)
         return data.decode(_ENCODING, errors="replace")
 
-    def _open_etc(self, *, create: bool) -> int:
-        """``<root>/etc`` as a directory descriptor, made (0755) if missing and `create`."""
-        flags = os.O_RDONLY | os.O_DIRECTORY
-        try:
-            return open_no_symlinks(self.etc, flags)
-        except FileNotFoundError:
-            if not create:
-                raise
-        try:
-            os.mkdir(self.etc)
-        except FileExistsError:
-            return open_no_symlinks(self.etc, flags)
-        fd = open_no_symlinks(self.etc, flags)
-        os.fchmod(fd, NEW_DIRECTORY_MODE)  # whatever the umask
-        return fd
 
-    @staticmethod
-    def _replace(directory: int, content: str | None) -> None:
-        try:
-            found: os.stat_result | None = os.stat(
-                FILE_NAME, dir_fd=directory, follow_symlinks=False
-            )
-        except FileNotFoundError:
-            found = None
-        if found is not None and stat.S_ISLNK(found.st_mode):
-            raise OSError(errno.ELOOP, "is a symlink")
-        if found is not None and not stat.S_ISREG(found.st_mode):
-            raise HostnameWriteError(FILE_WHAT, "is not a regular file")
-        if content is None:
-            if found is not None:
-                os.unlink(FILE_NAME, dir_fd=directory)
-                os.fsync(directory)
-            return
-        data = content.encode(_ENCODING)
-        temporary = f".{FILE_NAME}.{secrets.token_hex(4)}.tmp"
-        fd = os.open(
-            temporary,
-            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-            NEW_FILE_MODE,
-            dir_fd=directory,
-        )
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                if found is not None:
-                    mine = os.fstat(fd)
-                    if (mine.st_uid, mine.st_gid) != (found.st_uid, found.st_gid):
-                        os.fchown(fd, found.st_uid, found.st_gid)
-                os.fchmod(fd, stat.S_IMODE(found.st_mode) if found else NEW_FILE_MODE)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(temporary, FILE_NAME, src_dir_fd=directory, dst_dir_fd=directory)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary, dir_fd=directory)
-            raise
-        os.fsync(directory)
-
-
-def _set_kernel_name(what: str, call: Callable[[bytes], None], name: str) -> None:
+def set_kernel_name(what: str, call: Callable[[bytes], None], name: str) -> None:
     for char in _FORBIDDEN_IN_NAMES:
         if char in name:
             raise HostnameInvalidNameError(what, f"must not contain {char!r}")
@@ -210,6 +146,8 @@ def _kernel_error(what: str, size: int, error: OSError) -> HostnameWriteError:
 
 def _file_error(error: OSError) -> HostnameWriteError:
     code = error.errno
+    if isinstance(error, files.NotARegularFileError):
+        return HostnameWriteError(FILE_WHAT, "is not a regular file")
     if code == errno.ELOOP:
         return HostnameSymlinkError(
             FILE_WHAT, "leads through a symlink, which cosid does not follow", code

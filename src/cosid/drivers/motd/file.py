@@ -1,17 +1,15 @@
 """The file MOTD driver: reads and replaces ``<root>/etc/motd``.
 
-A write never changes the file in place: the new content goes to a temporary file beside it,
-is flushed to disk, and is renamed over it, and the directory is flushed too, so a reader (or
-a crash) sees the old file or the new one, never a mix. The temporary file gets the old
-file's owner and mode before the rename; a new file is 0644, owned by root (by the daemon's
-own user when that is not root).
+A write replaces the file atomically (`cosid.drivers.files`: a temporary file beside it,
+flushed and renamed over it), so a reader (or a crash) sees the old file or the new one, never
+a mix. The new file keeps the old one's owner and mode; a new file is 0644, owned by root (by
+the daemon's own user when that is not root).
 
 Symlinks: ``<root>`` itself is resolved once, when the driver is made (a sandbox's root prefix
-may be a symlink); below it, none is followed. The directory is opened with
-`open_no_symlinks`, and the file is then named relative to that open directory, so nothing
-can swap a symlink in on the way. A symlink at /etc/motd is refused, not replaced: whoever put
-it there meant something by it. (Should one appear between the check and the rename, the
-rename replaces the link itself, never the file it points at.)
+may be a symlink); below it, none is followed (`cosid.drivers.files`). A symlink at /etc/motd
+is refused, not replaced: whoever put it there meant something by it. (Should one appear
+between the check and the rename, the rename replaces the link itself, never the file it
+points at.)
 
 Writes and removals sync to disk (milliseconds), so every method runs in a thread.
 """
@@ -19,13 +17,12 @@ Writes and removals sync to disk (milliseconds), so every method runs in a threa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import os
-import secrets
 import stat
 from pathlib import Path
 
+from cosid.drivers import files
 from cosid.drivers.errors import describe_os_error
 from cosid.drivers.motd.driver import (
     MotdError,
@@ -43,7 +40,6 @@ from cosid.resources.motd import MOTD_PATH
 MAX_READ_BYTES = 1 << 20
 """Reads stop here: a larger /etc/motd is not a message of the day, and remembering part of it
 (to restore later) would be worse than refusing it."""
-NEW_FILE_MODE = 0o644
 
 _DIRECTORY, _NAME = os.path.split(MOTD_PATH)
 _ABSENT = (errno.ENOENT, errno.ENOTDIR)
@@ -90,20 +86,7 @@ class FileMotdDriver:
     def _write(self, content: bytes) -> None:
         directory = self._open_directory()
         try:
-            existing = _lstat(directory)
-            if existing is None:
-                mode, uid, gid = (NEW_FILE_MODE, *_new_owner())
-            else:
-                mode, uid, gid = stat.S_IMODE(existing.st_mode), existing.st_uid, existing.st_gid
-            temporary = f".{_NAME}.{secrets.token_hex(8)}.tmp"
-            try:
-                _create(directory, temporary, content, mode, uid, gid)
-                os.rename(temporary, _NAME, src_dir_fd=directory, dst_dir_fd=directory)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary, dir_fd=directory)
-                raise
-            os.fsync(directory)
+            files.replace(directory, _NAME, content)
         except OSError as error:
             raise _error(MotdWriteError, MOTD_PATH, "cannot be replaced", error) from None
         finally:
@@ -117,10 +100,7 @@ class FileMotdDriver:
                 return
             raise
         try:
-            if _lstat(directory) is None:
-                return
-            os.unlink(_NAME, dir_fd=directory)
-            os.fsync(directory)
+            files.remove(directory, _NAME)
         except OSError as error:
             raise _error(MotdWriteError, MOTD_PATH, "cannot be removed", error) from None
         finally:
@@ -128,44 +108,9 @@ class FileMotdDriver:
 
     def _open_directory(self) -> int:
         try:
-            return open_no_symlinks(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+            return files.open_directory(self.directory)
         except OSError as error:
             raise _error(MotdWriteError, _DIRECTORY, "cannot be opened", error) from None
-
-
-def _lstat(directory: int) -> os.stat_result | None:
-    """The file's status (not following a symlink), None when there is none; refuses anything
-    but a regular file."""
-    try:
-        status = os.stat(_NAME, dir_fd=directory, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-    if stat.S_ISLNK(status.st_mode):
-        raise MotdSymlinkError(MOTD_PATH, "is a symlink; cosid does not follow symlinks there")
-    if not stat.S_ISREG(status.st_mode):
-        raise MotdNotAFileError(MOTD_PATH, "is not a regular file")
-    return status
-
-
-def _create(directory: int, name: str, content: bytes, mode: int, uid: int, gid: int) -> None:
-    """The new file, complete and on disk, with the owner and mode it will keep."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(name, flags, 0o600, dir_fd=directory)
-    try:
-        view = memoryview(content)
-        while view:
-            view = view[os.write(fd, view) :]
-        created = os.fstat(fd)
-        if (created.st_uid, created.st_gid) != (uid, gid):
-            os.fchown(fd, uid, gid)
-        os.fchmod(fd, mode)  # after fchown, which clears set-id bits
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _new_owner() -> tuple[int, int]:
-    return (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
 
 
 def _read_all(fd: int) -> bytes:
@@ -184,6 +129,10 @@ def _read_all(fd: int) -> bytes:
 def _error(base: type[MotdError], path: str, what: str, error: OSError) -> MotdError:
     """The driver error for an OSError: a subclass of `base` when one names the reason."""
     code = error.errno
+    if isinstance(error, files.NotARegularFileError):
+        return MotdNotAFileError(path, "is not a regular file")
+    if isinstance(error, files.IsASymlinkError):
+        return MotdSymlinkError(path, "is a symlink; cosid does not follow symlinks there")
     if code == errno.ELOOP:
         return MotdSymlinkError(path, "leads through a symlink; cosid follows none there", code)
     if issubclass(base, MotdWriteError):

@@ -1,8 +1,8 @@
 """The sysctl.d file that makes cosid's values hold early at boot, before cosid starts.
 
 One file, ``<root>/etc/sysctl.d/90-cosid.conf``, always rewritten whole from the full set of
-keys: written to a temporary file beside it, flushed to disk and renamed over it, so a reader
-(or a crash) sees the old file or the new one, never a mix. Keys are written in the
+keys, atomically and without following a symlink below the root prefix (`files.put`), so a
+reader (or a crash) sees the old file or the new one, never a mix. Keys are written in the
 canonical dotted form, which both systemd-sysctl and ``sysctl --system`` read; sysctl.d's
 ``-`` prefix marks the keys whose errors are ignored.
 
@@ -11,13 +11,12 @@ Writing syncs to disk (milliseconds): from the event loop, call it in a thread.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
-from cosid.resources.sysctl import parse_key, parse_value
+from cosid.drivers import files
+from cosid.resources.sysctl import SysctlSpec, parse_key, parse_value
 
 DEFAULT_FILE_NAME = "90-cosid.conf"
 HEADER = "# Written by cosid from its sysctl specs; edits here are overwritten.\n"
@@ -29,7 +28,20 @@ class SysctlDFile:
     def __init__(self, root: Path = Path("/"), name: str = DEFAULT_FILE_NAME) -> None:
         if "/" in name or name.startswith(".") or not name.endswith(".conf"):
             raise ValueError(f"{name!r} is not a sysctl.d file name (like 90-cosid.conf)")
-        self.path = root / "etc" / "sysctl.d" / name
+        # the root prefix resolved once (it may be a symlink); nothing below it is followed
+        self.path = Path(os.path.realpath(root), "etc", "sysctl.d", name)
+
+    @property
+    def paths(self) -> tuple[Path]:
+        return (self.path,)
+
+    def hold(self, specs: Sequence[SysctlSpec]) -> bool:
+        """Make the file hold `specs` (none: no file); True if that changed it. For
+        `BootFilesController`."""
+        return self.write(
+            {spec.key: spec.value for spec in specs},
+            ignore_errors=[spec.key for spec in specs if spec.ignore_errors],
+        )
 
     def write(self, values: Mapping[str, str], *, ignore_errors: Collection[str] = ()) -> bool:
         """Make the file hold `values` (key -> value); True if that changed it.
@@ -37,19 +49,7 @@ class SysctlDFile:
         No values removes the file. Keys in `ignore_errors` get sysctl.d's ``-`` mark.
         Raises ValueError for an invalid key or value, before touching anything.
         """
-        data = render(values, ignore_errors).encode() if values else None
-        try:
-            if self.path.read_bytes() == data:
-                return False
-        except FileNotFoundError:
-            if data is None:
-                return False
-        if data is None:
-            self.path.unlink()
-        else:
-            _replace(self.path, data)
-        _sync_directory(self.path.parent)
-        return True
+        return files.put(self.path, render(values, ignore_errors).encode() if values else None)
 
     def read(self) -> dict[str, str]:
         """The values the file holds by canonical key (empty if there is no file).
@@ -86,27 +86,3 @@ def render(values: Mapping[str, str], ignore_errors: Collection[str] = ()) -> st
     if unknown:
         raise ValueError(f"ignore_errors names keys without a value: {sorted(unknown)}")
     return HEADER + "".join(lines[key] for key in sorted(lines))
-
-
-def _replace(path: Path, data: bytes) -> None:
-    path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fchmod(file.fileno(), 0o644)
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
-def _sync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -1,0 +1,249 @@
+"""A private system bus, and real systemd services on it, for the tests of the D-Bus drivers.
+
+`private_bus` starts a dbus-daemon of the system type on a socket in the test's directory (a
+generated config: allow everything, except what the test denies; no service directory, so
+nothing is bus-activated and a service is there only when a test starts it). Address it with
+`PrivateBus.address`, as cosid's `DBUS_SYSTEM_BUS_ADDRESS` would.
+
+`private_hostnamed` starts systemd-hostnamed on that bus where it cannot change the host: in a
+UTS namespace of its own (its sethostname(2) sets that one's name) and a mount namespace of its
+own whose /etc is an overlay of the host's with a tmpfs on top (its /etc/hostname and the
+temporary file it renames over it go there). Both go with the process. The test sees that
+namespace's name with `nsenter ... hostname` and its file through /proc/<pid>/root, never
+through anything of cosid's.
+
+Every process started here is stopped when its block ends, whatever happened.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.requirements import namespaces_unavailable
+
+DBUS_DAEMON = "/usr/bin/dbus-daemon"
+HOSTNAMED = "/lib/systemd/systemd-hostnamed"
+HOSTNAMED_SERVICE = "org.freedesktop.hostname1"
+START_TIMEOUT = 5.0
+STOP_TIMEOUT = 5.0
+TOOL_TIMEOUT = 5.0
+
+_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+{denials}  </policy>
+</busconfig>
+"""
+
+_HOSTNAMED_SCRIPT = """set -e
+mount -t tmpfs -o mode=0700 cosid-test "$1"
+mkdir "$1/upper" "$1/work"
+mount -t overlay cosid-test -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc
+printf '%s\\n' "$2" > /etc/hostname
+hostname "$2"
+exec "$3"
+"""
+"""Run by ``unshare --uts --mount --propagation private``: nothing it mounts or names leaves
+the namespaces, which die with hostnamed."""
+
+
+@dataclass(frozen=True)
+class PrivateBus:
+    address: str
+    socket: Path
+
+
+@dataclass(frozen=True)
+class Hostnamed:
+    """A systemd-hostnamed in namespaces of its own, seen from outside."""
+
+    pid: int
+
+    def hostname(self) -> str:
+        """Its UTS namespace's hostname, as the `hostname` tool prints it there."""
+        return subprocess.run(
+            ["nsenter", "-t", str(self.pid), "-u", "hostname"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=TOOL_TIMEOUT,
+        ).stdout.rstrip("\n")
+
+    @property
+    def hostname_file(self) -> Path:
+        """Its /etc/hostname (in its mount namespace, through /proc)."""
+        return Path(f"/proc/{self.pid}/root/etc/hostname")
+
+    def file(self) -> str | None:
+        try:
+            return self.hostname_file.read_text()
+        except FileNotFoundError:
+            return None
+
+    def set_hostname(self, name: str) -> None:
+        """Set its namespace's hostname with the `hostname` tool, behind hostnamed's back."""
+        subprocess.run(
+            ["nsenter", "-t", str(self.pid), "-u", "hostname", name],
+            capture_output=True,
+            check=True,
+            timeout=TOOL_TIMEOUT,
+        )
+
+    @contextmanager
+    def stopped(self) -> Iterator[None]:
+        """hostnamed frozen (SIGSTOP): it owns its name but answers nothing."""
+        os.kill(self.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(self.pid, signal.SIGCONT)
+
+
+def unavailable() -> str | None:
+    """Why a private bus with hostnamed cannot be run here, or None if it can."""
+    for program in (DBUS_DAEMON, HOSTNAMED):
+        if not os.access(program, os.X_OK):
+            return f"{program} is not installed"
+    return namespaces_unavailable("UTS and mount", ("unshare", "nsenter", "hostname", "busctl"))
+
+
+@contextmanager
+def private_bus(directory: Path, deny: Iterable[str] = ()) -> Iterator[PrivateBus]:
+    """A system-type dbus-daemon listening in `directory`; `deny` holds policy rules' attributes
+    (``send_destination="..." send_member="..."``) the bus refuses with AccessDenied."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "system_bus_socket"
+    config = directory / "system.conf"
+    denials = "".join(f"    <deny {rule}/>\n" for rule in deny)
+    config.write_text(_BUS_CONFIG.format(socket=path, denials=denials))
+    log = directory / "dbus-daemon.log"
+    with log.open("w") as errors:
+        process = subprocess.Popen(
+            [DBUS_DAEMON, f"--config-file={config}", "--nofork", "--nosyslog", "--print-address=1"],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
+    try:
+        address = _first_line(process, START_TIMEOUT, log)
+        yield PrivateBus(address=address, socket=path)
+    finally:
+        _stop(process)
+
+
+@contextmanager
+def private_hostnamed(
+    bus: PrivateBus, directory: Path, hostname: str = "cosid-test"
+) -> Iterator[Hostnamed]:
+    """systemd-hostnamed on `bus`, its /etc/hostname and kernel name starting as `hostname`;
+    `directory` is where its namespace mounts its tmpfs."""
+    directory.mkdir(parents=True, exist_ok=True)
+    environment = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
+    environment["DBUS_SYSTEM_BUS_ADDRESS"] = bus.address
+    environment["SYSTEMD_LOG_LEVEL"] = "warning"
+    process = subprocess.Popen(
+        [
+            "unshare",
+            "--uts",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            _HOSTNAMED_SCRIPT,
+            "sh",
+            str(directory),
+            hostname,
+            HOSTNAMED,
+        ],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _await_owner(bus, HOSTNAMED_SERVICE, process)
+        yield Hostnamed(process.pid)
+    finally:
+        _stop(process)
+
+
+@contextmanager
+def host_unchanged() -> Iterator[None]:
+    """Fails the test if the host's hostname or /etc/hostname moved meanwhile."""
+    before = socket.gethostname(), _host_file()
+    yield
+    assert (socket.gethostname(), _host_file()) == before, "a test changed the host's hostname"
+
+
+def skip_if_unavailable() -> None:
+    reason = unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+
+
+def _host_file() -> str | None:
+    try:
+        return Path("/etc/hostname").read_text()
+    except FileNotFoundError:
+        return None
+
+
+def _first_line(process: subprocess.Popen[str], timeout: float, log: Path) -> str:
+    """The first line the process prints, within `timeout`; its log tells why there is none."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    line = process.stdout.readline().strip() if ready else ""
+    if not line:
+        raise RuntimeError(f"{DBUS_DAEMON} printed no address: {log.read_text().strip()}")
+    return line
+
+
+def _await_owner(bus: PrivateBus, service: str, process: subprocess.Popen[bytes]) -> None:
+    """Wait until `service` is owned on `bus` (asked with busctl, not with cosid's code)."""
+    busctl = shutil.which("busctl") or "busctl"
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{service} exited at start (status {process.returncode})")
+        owned = subprocess.run(
+            [busctl, f"--address={bus.address}", "status", service],
+            capture_output=True,
+            timeout=TOOL_TIMEOUT,
+        )
+        if owned.returncode == 0:
+            return
+        time.sleep(0.02)
+    raise RuntimeError(f"{service} did not appear on {bus.address}")
+
+
+def _stop(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGCONT)  # a frozen one cannot act on SIGTERM
+        process.terminate()
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
