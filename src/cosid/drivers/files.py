@@ -201,6 +201,19 @@ def _create(directory: int, name: str, data: bytes, mode: int, uid: int, gid: in
         os.close(fd)
 
 
+def read_all(fd: int, limit: int) -> bytes:
+    """Everything left to read from `fd`; OSError EFBIG past `limit` bytes: what cosid reads
+    back is small, and a huge file there is someone else's, not to be held in memory."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := os.read(fd, 1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise OSError(errno.EFBIG, f"is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _new_owner() -> tuple[int, int]:
     return (0, 0) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
 

@@ -116,7 +116,7 @@ class ResolvConfDriver:
             status = os.fstat(fd)
             if not stat.S_ISREG(status.st_mode):
                 raise DnsNotAFileError(path, "is not a regular file")
-            content = _read_all(fd, path)
+            content = files.read_all(fd, MAX_READ_BYTES)
         except OSError as error:
             raise _error(DnsReadError, path, "cannot be read", error) from None
         finally:
@@ -235,19 +235,6 @@ class ResolvConfDriver:
             return files.open_directory(self._host(parent)), name
         except OSError as failure:
             raise _error(error, parent, "cannot be opened", failure) from None
-
-
-def _read_all(fd: int, path: str) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > MAX_READ_BYTES:
-            raise DnsReadError(path, f"is larger than {MAX_READ_BYTES} bytes")
-        chunks.append(chunk)
 
 
 def _error(base: type[DnsError], path: str, what: str, error: OSError) -> DnsError:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import errno
 import os
 
+from cosid.drivers.files import read_all
 from cosid.drivers.paths import open_no_symlinks
 
 
@@ -14,18 +14,6 @@ def read_bounded(path: str, limit: int) -> bytes:
     Non-blocking, so a FIFO put where a file belongs cannot hang the driver."""
     fd = open_no_symlinks(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        return read_fd(fd, limit)
+        return read_all(fd, limit)
     finally:
         os.close(fd)
-
-
-def read_fd(fd: int, limit: int) -> bytes:
-    """Everything left to read from `fd`; OSError(EFBIG) past `limit` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := os.read(fd, 1 << 20):
-        size += len(chunk)
-        if size > limit:
-            raise OSError(errno.EFBIG, f"larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)

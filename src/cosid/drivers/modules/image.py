@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Final
 
+from cosid.drivers.files import read_all
 from cosid.drivers.modules.driver import ModuleCompressionError, ModuleReadError
-from cosid.drivers.modules.files import read_fd
 
 MODULE_INIT_COMPRESSED_FILE: Final = 4
 """finit_module's flag: the file is compressed, the kernel decompresses it."""
@@ -87,7 +87,7 @@ def module_image(
             f"{file} is {compression}-compressed: {kernel}, and cosid cannot decompress "
             f"{compression} (Python 3.11 has no {compression})",
         )
-    image = _decompressed(module, file, compression, decompress, read_fd(fd, MAX_IMAGE_BYTES))
+    image = _decompressed(module, file, compression, decompress, read_all(fd, MAX_IMAGE_BYTES))
     memory = os.memfd_create(f"{module}.ko", os.MFD_CLOEXEC)
     try:
         view = memoryview(image)

@@ -76,7 +76,7 @@ class FileMotdDriver:
             status = os.fstat(fd)
             if not stat.S_ISREG(status.st_mode):
                 raise MotdNotAFileError(MOTD_PATH, "is not a regular file")
-            content = _read_all(fd)
+            content = files.read_all(fd, MAX_READ_BYTES)
         except OSError as error:
             raise _error(MotdReadError, MOTD_PATH, "cannot be read", error) from None
         finally:
@@ -111,19 +111,6 @@ class FileMotdDriver:
             return files.open_directory(self.directory)
         except OSError as error:
             raise _error(MotdWriteError, _DIRECTORY, "cannot be opened", error) from None
-
-
-def _read_all(fd: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > MAX_READ_BYTES:
-            raise MotdReadError(MOTD_PATH, f"is larger than {MAX_READ_BYTES} bytes")
-        chunks.append(chunk)
 
 
 def _error(base: type[MotdError], path: str, what: str, error: OSError) -> MotdError:
