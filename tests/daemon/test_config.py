@@ -4,6 +4,7 @@ persistence, and what the daemon builds from them. (The root prefix is in test_s
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,16 @@ def test_a_daemon_whose_hostnamed_is_unreachable_says_so_and_exits(tmp_path: Pat
         done.stderr
     )
     assert not (tmp_path / "s.sock").exists()
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"netns": "a/b"}, "netns\n  String should match pattern"),
+        ({"netns": ".."}, "netns '..' is not a namespace name"),
+        ({"netns": "blue", "sandbox": True}, "netns and sandbox both choose"),
+    ],
+)
+def test_unusable_network_namespaces_are_refused(settings: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(None, settings)

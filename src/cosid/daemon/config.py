@@ -140,6 +140,9 @@ class Config(_Strict):
     domains: DomainsConfig = DomainsConfig()
     sandbox: StrictBool = False  # strict: `_sandbox_root` sees the value as given
     """Run in fresh network, mount and UTS namespaces (see `cosid.daemon.sandbox`)."""
+    netns: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$", max_length=255)
+    """A named network namespace (/run/netns/NAME) to manage instead of the host's network
+    (`ip netns add NAME` makes one); not with `sandbox`, which makes its own."""
     root: Path = Path("/")
     """The prefix drivers write files under (/etc/hostname, /etc/motd...); in the sandbox it
     defaults to `<state_dir>/sandbox-root`."""
@@ -170,6 +173,10 @@ class Config(_Strict):
     def _sandbox_keeps_host_files(self) -> Config:
         if self.sandbox and self.root == Path("/"):
             raise ValueError("a sandbox with root / would write the host's files; pick another")
+        if self.sandbox and self.netns is not None:
+            raise ValueError("netns and sandbox both choose the network namespace: pick one")
+        if self.netns in (".", ".."):
+            raise ValueError(f"netns {self.netns!r} is not a namespace name")
         if self.sandbox and self.domains.hostname.driver == "hostnamed":
             raise ValueError(
                 "domains.hostname.driver hostnamed cannot run in a sandbox: systemd-hostnamed "

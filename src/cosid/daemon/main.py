@@ -20,6 +20,7 @@ from cosid.daemon.config import Config, ConfigError, load_config
 from cosid.daemon.domains import build_domains
 from cosid.daemon.listener import ListenerError, UnixListener
 from cosid.daemon.logs import configure_logging
+from cosid.daemon.netns import NetnsError, enter_network_namespace
 from cosid.daemon.sandbox import SandboxError, enter
 from cosid.endpoint import unix_socket_path
 from cosid.resources.catalog import TYPED_APIS
@@ -47,6 +48,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         default=None,
         help="run in fresh network, mount and UTS namespaces with a private root prefix",
+    )
+    parser.add_argument(
+        "--netns", help="manage this named network namespace (/run/netns/NAME), not the host's"
     )
     parser.add_argument(
         "--root",
@@ -126,6 +130,7 @@ def main(argv: list[str] | None = None) -> None:
                 "log_level": args.log_level,
                 "sandbox": args.sandbox,
                 "root": args.root,
+                "netns": args.netns,
             },
         )
     except ConfigError as error:
@@ -134,8 +139,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if config.sandbox:  # first: every thread started later (asyncio, gRPC) inherits it
             log.info("sandbox", **enter(config.root).log_fields())
+        if config.netns is not None:  # first, for the same reason
+            enter_network_namespace(config.netns)
+            log.info("network namespace", netns=config.netns)
         asyncio.run(serve(config))
-    except (ListenerError, SandboxError, ValueError, OSError) as error:
+    except (ListenerError, SandboxError, NetnsError, ValueError, OSError) as error:
         log.error("cannot start", error=str(error))
         sys.exit(f"cosid: {error}")
 

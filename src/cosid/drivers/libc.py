@@ -18,6 +18,7 @@ from typing import Final
 
 LIBC: Final = ctypes.CDLL(None, use_errno=True)
 LIBC.unshare.argtypes = [ctypes.c_int]
+LIBC.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 LIBC.mount.argtypes = [
     ctypes.c_char_p,
     ctypes.c_char_p,
@@ -85,6 +86,13 @@ def umount2(target: bytes, flags: int) -> None:
     """umount2(2): unmount the topmost mount at `target` (``MNT_DETACH`` detaches a busy one
     lazily; ``UMOUNT_NOFOLLOW`` refuses a symlink as the last component)."""
     if LIBC.umount2(target, flags) != 0:
+        raise last_error()
+
+
+def setns(fd: int, nstype: int) -> None:
+    """setns(2): move the calling thread into the namespace `fd` refers to (``CLONE_NEW*``
+    names the kind expected; 0 accepts any)."""
+    if LIBC.setns(fd, nstype) != 0:
         raise last_error()
 
 
