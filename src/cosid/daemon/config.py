@@ -116,6 +116,11 @@ class MountsConfig(DomainConfig):
     """Targets refused, with everything below them."""
 
 
+class NetworkConfig(DomainConfig):
+    driver: Literal["netlink"] = "netlink"
+    """netlink: rtnetlink through pyroute2 (links, addresses, routes), status from its events."""
+
+
 class DomainsConfig(_Strict):
     sysctl: SysctlConfig = SysctlConfig()
     hostname: HostnameConfig = HostnameConfig()
@@ -123,6 +128,7 @@ class DomainsConfig(_Strict):
     dns: DnsConfig = DnsConfig()
     modules: ModulesConfig = ModulesConfig()
     mounts: MountsConfig = MountsConfig()
+    network: NetworkConfig = NetworkConfig()
 
 
 class Config(_Strict):

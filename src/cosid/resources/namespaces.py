@@ -29,3 +29,6 @@ MODULES = NamespaceDefinition(
     durable=True,
 )
 MOUNTS = NamespaceDefinition("mounts", "Mount specs.", durable=True)
+NETWORK = NamespaceDefinition(
+    "network", "Link, address and route specs, and which links cosid created.", durable=True
+)
