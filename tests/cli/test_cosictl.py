@@ -36,6 +36,7 @@ meta        Namespace   meta       1
 meta        Namespace   modules    1
 meta        Namespace   motd       1
 meta        Namespace   mounts     1
+meta        Namespace   network    1
 meta        Namespace   runtime    1
 meta        Namespace   scratch    1
 meta        Namespace   sysctl     1

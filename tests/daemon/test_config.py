@@ -38,6 +38,7 @@ def test_every_domain_has_its_driver_and_the_top_level_resync_by_default() -> No
         "modules",
         "modules-persist",
         "mounts",
+        "links",
     }
     assert set(by_default.values()) == {60.0}
     assert set(resyncs({"resync_seconds": 5}).values()) == {5.0}
@@ -109,7 +110,7 @@ def test_the_modules_boot_files_controller_has_the_domains_resync_and_files() ->
             {"sysctl": {"persist": True, "path": "/etc/sysctl.d/x.conf"}},
             "domains.sysctl.path\n  Extra inputs are not permitted",
         ),
-        ({"network": {"driver": "netlink"}}, "domains.network\n  Extra inputs are not permitted"),
+        ({"firewall": {"driver": "nft"}}, "domains.firewall\n  Extra inputs are not permitted"),
         (
             {"motd": {"resync_seconds": 0}},
             "domains.motd.resync_seconds\n  Input should be greater than 0",

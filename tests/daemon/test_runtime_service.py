@@ -26,6 +26,7 @@ KEY = "net.ipv4.tcp_keepalive_probes"
 CONTROLLERS = [
     "dns",
     "hostname",
+    "links",
     "modules",
     "modules-persist",
     "motd",

@@ -49,3 +49,16 @@ def test_the_wait_ends_before_the_callers_deadline() -> None:
     assert wait_seconds(2.0, 10.0) == 2.0
     assert wait_seconds(None, None) == MAX_WAIT_SECONDS
     assert wait_seconds(0.0, None) == 0.0
+
+
+def test_an_item_waiting_for_another_is_pending_not_failed() -> None:
+    waiting = Condition(
+        controller="links",
+        observed_version=0,
+        attempted_version=3,
+        ready=False,
+        reason="WaitingForMaster",
+        message="bridge br0 does not exist yet",
+        attempts=1,
+    )
+    assert progress(waiting, 3) == Progress.PENDING

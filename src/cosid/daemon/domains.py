@@ -10,6 +10,7 @@ from pathlib import Path
 from cosid.controllers.boot_files import BootFilesController
 from cosid.controllers.dns import DnsController
 from cosid.controllers.hostname import HostnameController
+from cosid.controllers.links import LinksController
 from cosid.controllers.modules import ModulesController
 from cosid.controllers.motd import MotdController
 from cosid.controllers.mounts import MountsController
@@ -30,11 +31,13 @@ from cosid.drivers.motd.file import FileMotdDriver
 from cosid.drivers.mounts.driver import MountDriver
 from cosid.drivers.mounts.kernel import KernelMountDriver
 from cosid.drivers.mounts.policy import TargetPolicy
+from cosid.drivers.network.driver import LinkDriver
+from cosid.drivers.network.netlink import NetlinkLinkDriver
 from cosid.drivers.sysctl.driver import SysctlDriver
 from cosid.drivers.sysctl.isolated import NetworkNamespaceSysctlDriver
 from cosid.drivers.sysctl.persist import SysctlDFile
 from cosid.drivers.sysctl.procfs import ProcfsSysctlDriver
-from cosid.resources import dns, hostname, modules, motd, mounts, namespaces, sysctl
+from cosid.resources import dns, hostname, links, modules, motd, mounts, namespaces, sysctl
 from cosid.runtime.conditions import CONDITIONS_DEFINITION
 from cosid.runtime.controller import Controller
 from cosid.state.registry import NamespaceDefinition, ResourceDefinition
@@ -160,6 +163,13 @@ def _mounts_driver(config: Config) -> MountDriver:
             return KernelMountDriver(config.root, TargetPolicy(settings.deny, settings.deny_below))
 
 
+def _links_driver(config: Config) -> LinkDriver:
+    """Links of the daemon's network namespace (the sandbox's own; the one --netns names)."""
+    match config.domains.network.driver:
+        case "netlink":
+            return NetlinkLinkDriver()
+
+
 def build_domains(config: Config) -> Domains:
     settings = config.domains
     hostname_driver = _hostname_driver(config)
@@ -172,6 +182,7 @@ def build_domains(config: Config) -> Domains:
             namespaces.DNS,
             namespaces.MODULES,
             namespaces.MOUNTS,
+            namespaces.NETWORK,
         ),
         definitions=(
             CONDITIONS_DEFINITION,
@@ -181,6 +192,7 @@ def build_domains(config: Config) -> Domains:
             *dns.DEFINITIONS,
             *modules.DEFINITIONS,
             *mounts.DEFINITIONS,
+            *links.DEFINITIONS,
         ),
         controllers=(
             SysctlController(_sysctl_driver(config), config.resync_seconds_of(settings.sysctl)),
@@ -195,6 +207,7 @@ def build_domains(config: Config) -> Domains:
                 config.resync_seconds_of(settings.mounts),
                 lazy_unmount=settings.mounts.lazy_unmount,
             ),
+            LinksController(_links_driver(config), config.resync_seconds_of(settings.network)),
         ),
         checks=_checks(hostname_driver),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from cosid.resources import dns, hostname, modules, motd, mounts, sysctl
+from cosid.resources import dns, hostname, links, modules, motd, mounts, sysctl
 from cosid.resources.typed import TypedApi
 
 TYPED_APIS: Final[tuple[TypedApi, ...]] = (
@@ -15,6 +15,7 @@ TYPED_APIS: Final[tuple[TypedApi, ...]] = (
     dns.API,
     modules.API,
     mounts.API,
+    links.API,
 )
 
 BY_SPEC_TYPE: Final[dict[str, TypedApi]] = {api.specs.type: api for api in TYPED_APIS}

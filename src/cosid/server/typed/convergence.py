@@ -35,8 +35,13 @@ class Progress(Enum):
     FAILED = "failed"
 
 
+WAITING_PREFIX = "Waiting"
+"""Reasons of items that wait for something else to appear (WaitingForMaster,
+WaitingForParent): the controller will converge them by itself, so a wait goes on."""
+
+
 def progress(condition: Condition | None, version: int) -> Progress:
-    if condition is None:
+    if condition is None or condition.reason.startswith(WAITING_PREFIX):
         return Progress.PENDING
     if condition.ready and condition.observed_version >= version:
         return Progress.CONVERGED
