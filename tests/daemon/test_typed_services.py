@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import pytest
 
-from cosid.resources import dns, hostname, modules, motd, mounts, sysctl
+from cosid.resources import dns, hostname, links, modules, motd, mounts, sysctl
 from cosid.resources.catalog import TYPED_APIS
 from cosid.resources.typed import TypedApi
 from tests.support.daemon import Daemon, running_daemon
@@ -93,6 +93,21 @@ BAD_ITEMS: list[tuple[TypedApi, dict[str, Any], dict[str, Any], str]] = [
     (mounts.API, {"target": "relative/path", "fstype": "tmpfs"}, {}, "items[0].spec.target"),
     (mounts.API, {"target": "/mnt/../etc", "fstype": "tmpfs"}, {}, "items[0].spec.target"),
     (mounts.API, {"target": "/mnt/x", "fstype": "nosuchfs"}, {}, "items[0].spec.fstype"),
+    (links.API, {"name": "eth0/../x", "kind": "bridge"}, {}, "items[0].spec.name"),
+    (links.API, {"name": "a" * 16, "kind": "bridge"}, {}, "items[0].spec.name"),
+    (links.API, {"name": "br0", "kind": "bridge", "mtu": 70000}, {}, "items[0].spec.mtu"),
+    (
+        links.API,
+        {"name": "v", "kind": "vlan", "vlan": {"id": 4095, "parent": "eth0"}},
+        {},
+        "items[0].spec.vlan.id",
+    ),
+    (
+        links.API,
+        {"name": "b", "kind": "bond", "bond": {"mode": "fastest"}},
+        {},
+        "items[0].spec.bond.mode",
+    ),
 ]
 
 
