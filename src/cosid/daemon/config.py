@@ -16,8 +16,9 @@ from pydantic import (
     model_validator,
 )
 
-from cosid.endpoint import DEFAULT_ENDPOINT
+from cosid.endpoint import DEFAULT_ENDPOINT, unix_socket_path
 from cosid.server.limits import Limits
+from cosid.server.roles import Role
 from cosid.state.registry import NamespaceDefinition
 from cosid.state.sqlite import Synchronous
 from cosid.state.store import DEFAULT_HISTORY_CAPACITY
@@ -51,6 +52,23 @@ DEFAULT_NAMESPACES = (
         open=True,
     ),
 )
+
+
+class ListenerConfig(_Strict):
+    """A unix socket and the role of every caller on it: its mode and group say who can
+    connect, since gRPC does not tell the daemon who did."""
+
+    listen: str
+    role: Role
+    mode: int = Field(0o660, ge=0, le=0o777)
+    group: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*\$?$", max_length=32)
+    """The socket's group (a name), for `mode`'s group bits; null: the daemon's own."""
+
+    @field_validator("listen")
+    @classmethod
+    def _unix_socket(cls, listen: str) -> str:
+        unix_socket_path(listen)  # EndpointError is a ValueError: pydantic names the field
+        return listen
 
 
 class StateConfig(_Strict):
@@ -133,7 +151,13 @@ class DomainsConfig(_Strict):
 
 class Config(_Strict):
     listen: str = DEFAULT_ENDPOINT
-    socket_mode: int = 0o660
+    """The admin socket (`--listen`); `listeners` adds sockets of other roles."""
+    socket_mode: int = Field(0o660, ge=0, le=0o777)
+    """The admin socket's mode."""
+    listeners: tuple[ListenerConfig, ...] = ()
+    """More sockets, each with its role, mode and group (see docs/security.md)."""
+    audit_log: Path | None = None
+    """A file for the audit lines (mutations and denied calls); null: the main log."""
     state_dir: Path = DEFAULT_STATE_DIR
     state: StateConfig = StateConfig()
     namespaces: tuple[NamespaceConfig, ...] = DEFAULT_NAMESPACES
@@ -152,6 +176,12 @@ class Config(_Strict):
     root: Path = Path("/")
     """The prefix drivers write files under (/etc/hostname, /etc/motd...); in the sandbox it
     defaults to `<state_dir>/sandbox-root`."""
+
+    @property
+    def all_listeners(self) -> tuple[ListenerConfig, ...]:
+        """The admin socket at `listen`, then `listeners`."""
+        admin = ListenerConfig(listen=self.listen, role=Role.ADMIN, mode=self.socket_mode)
+        return (admin, *self.listeners)
 
     def resync_seconds_of(self, domain: DomainConfig) -> float | None:
         """The domain's own `resync_seconds` when its settings name one (null included), else
@@ -188,6 +218,14 @@ class Config(_Strict):
                 "domains.hostname.driver hostnamed cannot run in a sandbox: systemd-hostnamed "
                 "is outside it and would set the host's names"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _one_listener_per_socket(self) -> Config:
+        paths = [unix_socket_path(listener.listen) for listener in self.all_listeners]
+        duplicates = sorted({str(p) for p in paths if paths.count(p) > 1})
+        if duplicates:
+            raise ValueError(f"sockets listed more than once: {', '.join(duplicates)}")
         return self
 
     @field_validator("namespaces")

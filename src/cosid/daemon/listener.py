@@ -1,4 +1,5 @@
-"""The unix socket the daemon serves on: claimed safely, created with its mode, removed on exit.
+"""The unix sockets the daemon serves on: claimed safely, created with their mode and group,
+removed on exit; each carries the role of everyone who can connect to it.
 
 A socket file left by a crashed run is replaced; one a live daemon still answers on is not,
 so two daemons never fight over one socket.
@@ -7,6 +8,7 @@ so two daemons never fight over one socket.
 from __future__ import annotations
 
 import errno
+import grp
 import os
 import socket
 import stat
@@ -14,15 +16,19 @@ from pathlib import Path
 
 import grpc
 
+from cosid.server.roles import Role
+
 
 class ListenerError(Exception):
     """The socket cannot be used; the message says why."""
 
 
 class UnixListener:
-    def __init__(self, path: Path, mode: int) -> None:
+    def __init__(self, path: Path, mode: int, group: str | None, role: Role) -> None:
         self.path = path
         self.mode = mode
+        self.group = group
+        self.role = role
         self.address = f"unix://{path}"
 
     def claim(self) -> None:
@@ -50,15 +56,27 @@ class UnixListener:
             return True
 
     def bind(self, server: grpc.aio.Server) -> None:
-        """Bind with the umask closed, so the socket is never reachable beyond its mode."""
-        previous = os.umask(0o777 & ~self.mode)
+        """Bind with the umask closed to all but the owner's bits, so the socket is never
+        reachable beyond its mode, nor by the daemon's group before it has its own."""
+        gid = self._gid()
+        previous = os.umask(0o777 & ~(self.mode & 0o700))
         try:
             server.add_insecure_port(self.address)
         except RuntimeError as error:
             raise ListenerError(f"cannot listen on {self.path}: {error}") from None
         finally:
             os.umask(previous)
+        if gid is not None:
+            os.chown(self.path, -1, gid)
         os.chmod(self.path, self.mode)
+
+    def _gid(self) -> int | None:
+        if self.group is None:
+            return None
+        try:
+            return grp.getgrnam(self.group).gr_gid
+        except KeyError:
+            raise ListenerError(f"{self.path}: no group named {self.group!r}") from None
 
     def release(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -19,13 +19,14 @@ import structlog
 from cosid.daemon.config import Config, ConfigError, load_config
 from cosid.daemon.domains import build_domains
 from cosid.daemon.listener import ListenerError, UnixListener
-from cosid.daemon.logs import configure_logging
+from cosid.daemon.logs import configure_logging, open_audit_log
 from cosid.daemon.netns import NetnsError, enter_network_namespace
 from cosid.daemon.sandbox import SandboxError, enter
 from cosid.endpoint import unix_socket_path
 from cosid.resources.catalog import TYPED_APIS
 from cosid.runtime.runtime import Runtime
 from cosid.server.app import Server
+from cosid.server.roles import Listener
 from cosid.state.journal import Journal
 from cosid.state.meta import publish_meta
 from cosid.state.registry import Registry
@@ -39,7 +40,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="cosid", description=__doc__)
     parser.add_argument("--config", type=Path, help="YAML configuration file")
     parser.add_argument(
-        "--listen", help="unix socket address (default unix:///run/cosid/cosid.sock)"
+        "--listen", help="the admin unix socket (default unix:///run/cosid/cosid.sock)"
     )
     parser.add_argument("--state-dir", type=Path, help="where durable state lives")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
@@ -79,18 +80,23 @@ async def serve(config: Config) -> None:
     registry = Registry(
         (*(ns.definition() for ns in config.namespaces), *domains.namespaces), domains.definitions
     )
-    listener = UnixListener(unix_socket_path(config.listen), config.socket_mode)
-    listener.claim()
+    listeners = [
+        UnixListener(unix_socket_path(c.listen), c.mode, c.group, c.role)
+        for c in config.all_listeners
+    ]
+    for listener in listeners:
+        listener.claim()
     store = Store(open_journal(config), registry.durable_namespaces, config.state.history)
     await publish_meta(store, registry)
     runtime = Runtime(store, domains.controllers)
     runtime.start()
     server = Server(store, registry, config.limits, TYPED_APIS, runtime)
-    listener.bind(server.grpc)
+    for listener in listeners:
+        listener.bind(server.serve_on(Listener(listener.address, listener.role)))
     await server.start()
     log.info(
         "serving",
-        listen=listener.address,
+        listen={listener.address: listener.role.value for listener in listeners},
         state_dir=str(config.state_dir),
         backend=config.state.backend,
         root=str(config.root),
@@ -111,7 +117,8 @@ async def serve(config: Config) -> None:
     await runtime.stop()
     store.close()  # ends every watch, so only unary calls use the grace period
     await stopping
-    listener.release()
+    for listener in listeners:
+        listener.release()
     for signum in STOP_SIGNALS:
         # Stopped cleanly: a repeated signal during the interpreter's exit must not turn a
         # clean exit into death by signal.
@@ -135,7 +142,13 @@ def main(argv: list[str] | None = None) -> None:
         )
     except ConfigError as error:
         sys.exit(f"cosid: {error}")
-    configure_logging(config.log_level)
+    if config.audit_log is None:
+        configure_logging(config.log_level)
+    else:
+        try:
+            configure_logging(config.log_level, open_audit_log(config.audit_log))
+        except OSError as error:
+            sys.exit(f"cosid: cannot open the audit log: {error}")
     try:
         if config.sandbox:  # first: every thread started later (asyncio, gRPC) inherits it
             log.info("sandbox", **enter(config.root).log_fields())

@@ -1,33 +1,41 @@
-"""Assembles the gRPC server: the services, reflection and health, with the configured limits."""
+"""Assembles the gRPC servers: one per listener, each with every service, reflection and health,
+the configured limits, and calls checked against the listener's role.
+
+A grpc.aio server cannot tell which port a call came in on, so each listener (each role) has a
+server of its own; they share the servicers, and so the store, the runtime and the health
+status, which is why one `begin_shutdown` turns them all NOT_SERVING together.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import grpc
+from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]  # stubs predate aio
 from grpc_reflection.v1alpha import reflection
 
-from cosid.api.cosi.resource import state_pb2
-from cosid.api.cosi.runtime.v1alpha1 import runtime_pb2
 from cosid.resources.typed import TypedApi
 from cosid.runtime.runtime import Runtime
 from cosid.server import rpc
 from cosid.server.limits import Limits
+from cosid.server.roles import HEALTH, REFLECTION, RUNTIME, STATE, Listener, Policy
 from cosid.server.runtime_service import RuntimeService
 from cosid.server.state_service import StateService
 from cosid.server.typed.service import TypedService
 from cosid.state.registry import Registry
 from cosid.state.state import State
 
-STATE_DESCRIPTOR = state_pb2.DESCRIPTOR.services_by_name["State"]
-STATE_SERVICE = STATE_DESCRIPTOR.full_name
-RUNTIME_DESCRIPTOR = runtime_pb2.DESCRIPTOR.services_by_name["RuntimeService"]
+UNGUARDED_SERVICES = (HEALTH, REFLECTION)
+"""Served by grpc's own servicers, which no role check wraps: their `REQUIRED_ROLES` entries
+must let every role in (a test holds them to it)."""
 
 
 class Server:
-    """A grpc.aio server with health reporting tied to its lifetime."""
+    """The servicers, served on one grpc.aio server per listener, with health reporting tied to
+    their lifetime."""
 
     def __init__(
         self,
@@ -37,39 +45,49 @@ class Server:
         typed_apis: Sequence[TypedApi] = (),
         runtime: Runtime | None = None,
     ) -> None:
-        self.grpc = grpc.aio.server(
+        self._limits = limits
+        self._policy = Policy(registry, typed_apis)
+        servicers: list[tuple[object, ServiceDescriptor]] = [
+            (StateService(state, registry, limits), STATE),
+            *((TypedService(state, api, limits), api.service) for api in typed_apis),
+        ]
+        if runtime is not None:
+            servicers.append((RuntimeService(runtime), RUNTIME))
+        self._servicers = tuple(servicers)
+        self.services = (*(service for _, service in servicers), *UNGUARDED_SERVICES)
+        """Every service each listener's server serves."""
+        for service in self.services:  # an RPC without a role in the table is never served
+            for method in service.methods:
+                self._policy.base(service.full_name, method.name)
+        self.health = health_aio.HealthServicer()
+        self.servers: dict[Listener, grpc.aio.Server] = {}
+
+    def serve_on(self, listener: Listener) -> grpc.aio.Server:
+        """A server for one listener (to bind its address to): every service, every call
+        checked against the listener's role before its handler runs."""
+        server = grpc.aio.server(
+            interceptors=[rpc.ListenerInterceptor(listener, self._policy)],
             options=[
-                ("grpc.max_receive_message_length", limits.max_message_bytes),
-                ("grpc.max_send_message_length", limits.max_message_bytes),
+                ("grpc.max_receive_message_length", self._limits.max_message_bytes),
+                ("grpc.max_send_message_length", self._limits.max_message_bytes),
                 ("grpc.max_concurrent_streams", 100_000),
                 ("grpc.so_reuseport", 0),
             ],
         )
-        rpc.add_service(self.grpc, StateService(state, registry, limits), STATE_DESCRIPTOR)
-        for api in typed_apis:
-            rpc.add_service(self.grpc, TypedService(state, api, limits), api.service)
-        services = [STATE_SERVICE, *(api.service.full_name for api in typed_apis)]
-        if runtime is not None:
-            rpc.add_service(self.grpc, RuntimeService(runtime), RUNTIME_DESCRIPTOR)
-            services.append(RUNTIME_DESCRIPTOR.full_name)
-        self._services = tuple(services)
-        self.health = health_aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
-        reflection.enable_server_reflection(
-            (
-                *self._services,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ),
-            self.grpc,
-        )
+        for servicer, service in self._servicers:
+            rpc.add_service(server, servicer, service)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        reflection.enable_server_reflection([s.full_name for s in self.services], server)
+        self.servers[listener] = server
+        return server
 
     async def start(self) -> None:
-        await self.grpc.start()
-        for service in ("", *self._services):
-            await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        for server in self.servers.values():
+            await server.start()
+        for name in ("", *(service.full_name for _, service in self._servicers)):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     async def begin_shutdown(self, grace_seconds: float) -> None:
         """Report NOT_SERVING, refuse new calls and give in-flight ones `grace_seconds`."""
         await self.health.enter_graceful_shutdown()
-        await self.grpc.stop(grace_seconds)
+        await asyncio.gather(*(server.stop(grace_seconds) for server in self.servers.values()))

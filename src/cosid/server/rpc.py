@@ -1,8 +1,12 @@
-"""How services are served: request decoding, error translation and one log line per call.
+"""How services are served: access checks, request decoding, error translation and one log
+line per call.
 
 Handlers raise the store's or validation's errors and bind what they touched with
-`structlog.contextvars.bind_contextvars`; the wrapper turns errors into statuses and writes
-the request line (info for mutations, debug for reads) with the outcome and duration.
+`structlog.contextvars.bind_contextvars`; the wrapper first checks the listener's role
+(`roles.Guard`, from `ListenerInterceptor`), then turns errors into statuses and writes the
+request line with the outcome and duration: on the audit logger (`cosid.audit`, written at
+every log level) for mutations and denied calls, with the listener, its role and the peer;
+at debug level for reads.
 `add_service` registers a servicer from its proto descriptor with decoding that never fails:
 an undecodable request reaches the wrapper, which answers INVALID_ARGUMENT naming it (grpc
 itself would answer UNKNOWN with a Python exception in the message).
@@ -12,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -26,17 +32,25 @@ from structlog.contextvars import bind_contextvars, clear_contextvars
 
 from cosid.resources.validation import FieldViolation
 from cosid.server.errors import EXPECTED_ERRORS, InvalidArgumentError, to_status
+from cosid.server.roles import Guard, Listener, Policy
 
 log = structlog.get_logger("cosid.rpc")
+
+AUDIT_LOGGER = "cosid.audit"
+audit_log = structlog.wrap_logger(
+    None,
+    wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+    logger_factory_args=(AUDIT_LOGGER,),
+)
+"""Mutations and denied calls: written at every log level, to the audit file if configured."""
 
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 Service = TypeVar("Service")
 
-UnaryHandler = Callable[[Service, Request, grpc.aio.ServicerContext[Any, Any]], Awaitable[Response]]
-StreamHandler = Callable[
-    [Service, Request, grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Response]
-]
+Context = grpc.aio.ServicerContext[Any, Any]
+UnaryHandler = Callable[[Service, Request, Context], Awaitable[Response]]
+StreamHandler = Callable[[Service, Request, Context], AsyncIterator[Response]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,17 +93,55 @@ def add_service(server: grpc.aio.Server, servicer: object, service: ServiceDescr
     )
 
 
-def _log_outcome(rpc: str, mutates: bool, started: float, code: grpc.StatusCode) -> None:
-    level = log.info if mutates or code == grpc.StatusCode.INTERNAL else log.debug
-    level(
-        "request",
-        rpc=rpc,
-        code=code.name,
-        duration_ms=round((time.perf_counter() - started) * 1000, 3),
-    )
+_guard: ContextVar[Guard] = ContextVar("guard")
+"""The call's method and listener: set by `ListenerInterceptor` before the handler runs (in
+the same task), checked by the handler's wrapper first thing."""
 
 
-async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception) -> None:
+class ListenerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # generic in stubs only
+    """Tells every call which listener it came in on: a grpc.aio server cannot, so each
+    listener has a server of its own, with its own interceptor."""
+
+    def __init__(self, listener: Listener, policy: Policy) -> None:
+        self._listener = listener
+        self._policy = policy
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        service, _, method = details.method.removeprefix("/").partition("/")
+        _guard.set(Guard(self._listener, self._policy, service, method))
+        return await continuation(details)
+
+
+def _log_outcome(
+    guard: Guard, context: Context, mutates: bool, started: float, code: grpc.StatusCode
+) -> None:
+    outcome = {
+        "rpc": guard.method,
+        "code": code.name,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+    }
+    if mutates or code == grpc.StatusCode.PERMISSION_DENIED:
+        audit_log.info(
+            "request",
+            service=guard.service,
+            role=guard.listener.role.value,
+            listener=guard.listener.address,
+            peer=context.peer(),
+            **outcome,
+        )
+    elif code == grpc.StatusCode.INTERNAL:
+        log.info("request", **outcome)
+    else:
+        log.debug("request", **outcome)
+
+
+async def _abort(context: Context, error: Exception) -> None:
     if not isinstance(error, EXPECTED_ERRORS):
         log.exception("unexpected error", exc_info=error)
     status = to_status(error)
@@ -104,12 +156,12 @@ def unary(
         handler: UnaryHandler[Service, Request, Response],
     ) -> UnaryHandler[Service, Request, Response]:
         @functools.wraps(handler)
-        async def run(
-            self: Service, request: Request, context: grpc.aio.ServicerContext[Any, Any]
-        ) -> Response:
+        async def run(self: Service, request: Request, context: Context) -> Response:
             clear_contextvars()
+            guard = _guard.get()
             started, code = time.perf_counter(), grpc.StatusCode.OK
             try:
+                guard.check(request)
                 if isinstance(request, Undecodable):
                     raise request.error()
                 return await handler(self, request, context)
@@ -121,7 +173,7 @@ def unary(
                 await _abort(context, error)
                 raise  # unreachable: abort raises
             finally:
-                _log_outcome(handler.__name__, mutates, started, code)
+                _log_outcome(guard, context, mutates, started, code)
 
         return run
 
@@ -132,12 +184,12 @@ def stream(
     handler: StreamHandler[Service, Request, Response],
 ) -> StreamHandler[Service, Request, Response]:
     @functools.wraps(handler)
-    async def run(
-        self: Service, request: Request, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[Response]:
+    async def run(self: Service, request: Request, context: Context) -> AsyncIterator[Response]:
         clear_contextvars()
+        guard = _guard.get()
         started, code = time.perf_counter(), grpc.StatusCode.OK
         try:
+            guard.check(request)
             if isinstance(request, Undecodable):
                 raise request.error()
             async for response in handler(self, request, context):
@@ -149,6 +201,6 @@ def stream(
             code = to_status(error).code
             await _abort(context, error)
         finally:
-            _log_outcome(handler.__name__, False, started, code)
+            _log_outcome(guard, context, False, started, code)
 
     return run
