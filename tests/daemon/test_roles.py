@@ -225,3 +225,13 @@ async def test_reads_are_not_audited(sockets: Sockets) -> None:
     async with grpc.aio.insecure_channel(f"unix://{sockets.path(Role.READER)}") as channel:
         await state_get(channel, "read")
     assert not [line for line in sockets.audit_lines() if line["rpc"] == "Get"]
+
+
+async def test_a_destroy_is_audited_with_the_version_it_removed(sockets: Sockets) -> None:
+    async with grpc.aio.insecure_channel(f"unix://{sockets.path(Role.OPERATOR)}") as channel:
+        await state_create(channel, "removed")
+        request = state_pb2.DestroyRequest(namespace=NS, type=TYPE, id="removed")
+        await state_pb2_grpc.StateStub(channel).Destroy(request, timeout=5)
+
+    line = await sockets.audited(rpc="Destroy", resource=f"{NS}/{TYPE}/removed")
+    assert (line["version"], line["code"]) == (1, "OK")

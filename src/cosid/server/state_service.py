@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, Protocol
 
@@ -23,6 +24,7 @@ from cosid.server.validation import (
     resource_from_request,
 )
 from cosid.state.codec import phase_from_wire, resource_to_wire
+from cosid.state.errors import NotFoundError
 from cosid.state.events import EventType
 from cosid.state.registry import Registry, ResourceDefinition
 from cosid.state.resource import Kind, Pointer, Resource
@@ -78,11 +80,14 @@ class StateService(state_pb2_grpc.StateServicer):
         bind_contextvars(resource=str(pointer))
         return pointer
 
-    def _target(self, request: TargetedRequest) -> tuple[Pointer, str]:
-        """The resource a Destroy or Teardown acts on, and as which owner; checked writable."""
+    async def _target(self, request: TargetedRequest) -> tuple[Pointer, str]:
+        """The resource a Destroy or Teardown acts on, and as which owner; checked writable.
+        Its version now goes into the request's audit line (the store says if it is gone)."""
         pointer = self._pointer(request.namespace, request.type, request.id)
         owner = owner_from_request(request.options.owner, "options.owner", self._limits)
         self._writable(pointer.kind)
+        with contextlib.suppress(NotFoundError):
+            bind_contextvars(version=(await self._state.get(pointer)).version)
         return pointer, owner
 
     def _resource(self, message: Any, field: str) -> Resource:
@@ -139,21 +144,21 @@ class StateService(state_pb2_grpc.StateServicer):
     async def Destroy(
         self, request: state_pb2.DestroyRequest, context: Context
     ) -> state_pb2.DestroyResponse:
-        await self._state.destroy(*self._target(request))
+        await self._state.destroy(*await self._target(request))
         return state_pb2.DestroyResponse()
 
     @rpc.unary(mutates=True)
     async def Teardown(
         self, request: state_pb2.TeardownRequest, context: Context
     ) -> state_pb2.TeardownResponse:
-        ready = await self._state.teardown(*self._target(request))
+        ready = await self._state.teardown(*await self._target(request))
         return state_pb2.TeardownResponse(destroy_ready=ready)
 
     @rpc.unary(mutates=True)
     async def TeardownAndDestroy(
         self, request: state_pb2.TeardownAndDestroyRequest, context: Context
     ) -> state_pb2.TeardownAndDestroyResponse:
-        await self._state.teardown_and_destroy(*self._target(request))
+        await self._state.teardown_and_destroy(*await self._target(request))
         return state_pb2.TeardownAndDestroyResponse()
 
     @rpc.stream

@@ -92,7 +92,11 @@ class TypedService:
         items = validate_items(self._api, request.items, self._limits)
         planned = await plan(self._api, self._state, items, diffs=options.dry_run)
         changes = [p.change() for p in planned]
-        bind_contextvars(items=len(planned), dry_run=options.dry_run)
+        bind_contextvars(
+            items=len(planned),
+            dry_run=options.dry_run,
+            changes={p.resource.metadata.id: common_pb2.Action.Name(p.action) for p in planned},
+        )
         if options.dry_run:
             return self._api.apply_response_message(changes=changes)
         written = await self._state.write_all(
@@ -117,7 +121,9 @@ class TypedService:
     async def Delete(
         self, request: common_pb2.DeleteRequest, context: Context
     ) -> common_pb2.DeleteResponse:
-        pointer = (await self._spec(request.id)).pointer  # NOT_FOUND before anything changes
+        spec = await self._spec(request.id)  # NOT_FOUND before anything changes
+        pointer = spec.pointer
+        bind_contextvars(version=spec.version)
         timeout = wait_seconds(None, context.time_remaining())
         try:
             async with asyncio.timeout(timeout):
