@@ -284,7 +284,7 @@ def test_a_wait_that_fails_names_the_item_and_why(
 
     why = f"NotSupported: sysctl {key}: not supported by this kernel"
     assert message == (
-        f"cosictl: FAILED_PRECONDITION: stored, but 1 of 1 failed to apply; {why}\n"
+        f"cosictl: FAILED_PRECONDITION: stored, but 1 of 1 failed to apply; sysctl: {why}\n"
         f"  sysctl/{key}: {why}\n"
     )
     typed.delete(sysctl.API, key, timeout=10)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -275,3 +276,24 @@ async def test_a_restart_after_sigkill_re_applies_and_delete_still_restores() ->
             assert (await stub.get(key)).status.original == original
             await stub.delete(key)
         assert kernel(daemon, key) == original
+
+
+async def test_wait_covers_every_controller_acting_on_the_spec() -> None:
+    """With sysctl.d persistence on, a spec is done when the kernel has the value AND the
+    file holds it: a file that cannot be written fails the wait with that controller's
+    reason, although the kernel took the value."""
+    key = "net.ipv4.tcp_keepalive_probes"
+    persist = {"sysctl": {"persist": True}}
+    with running_daemon(sandbox=True, resync_seconds=None, domains=persist) as daemon:
+        etc = Path(daemon.config["state_dir"]) / "sandbox-root" / "etc"
+        (etc / "sysctl.d").write_text("a file where the directory belongs\n")
+        async with typed_stub(daemon, sysctl.API) as stub:
+            error = await rpc_error(stub.apply(item(stub, key, "6"), wait=True))
+            assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert "sysctl-persist: " in (error.details() or "")
+            assert kernel(daemon, key) == "6"
+
+            (etc / "sysctl.d").unlink()
+            await stub.apply(item(stub, key, "7"), wait=True)
+            assert f"{key} = 7" in (etc / "sysctl.d" / "90-cosid.conf").read_text()
+            await stub.delete(key)

@@ -9,6 +9,7 @@ from cosid.server.typed.convergence import (
     DEADLINE_SHARE,
     MAX_WAIT_SECONDS,
     Progress,
+    overall,
     progress,
     wait_seconds,
 )
@@ -62,3 +63,18 @@ def test_an_item_waiting_for_another_is_pending_not_failed() -> None:
         attempts=1,
     )
     assert progress(waiting, 3) == Progress.PENDING
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "expected"),
+    [
+        ([Progress.CONVERGED, Progress.CONVERGED], Progress.CONVERGED),
+        ([Progress.CONVERGED, Progress.PENDING], Progress.PENDING),
+        ([Progress.PENDING, Progress.FAILED], Progress.FAILED),
+        ([Progress.CONVERGED, Progress.FAILED], Progress.FAILED),
+    ],
+)
+def test_an_item_under_several_controllers_is_done_when_all_are(
+    outcomes: list[Progress], expected: Progress
+) -> None:
+    assert overall(outcomes) == expected

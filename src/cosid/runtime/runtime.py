@@ -78,6 +78,11 @@ class ControllerRun:
             backoff=backoff,
         )
 
+    @property
+    def primary(self) -> Kind:
+        """The kind whose resources are this controller's items."""
+        return self._controller.inputs[0].kind
+
     def refresh(self) -> None:
         """Reconcile every item now (an on-demand resync)."""
         for item in self._items.values():
@@ -224,6 +229,10 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+
+    def controllers_of(self, kind: Kind) -> tuple[str, ...]:
+        """The controllers whose items are the resources of `kind` (its primary input)."""
+        return tuple(name for name, run in self.runs.items() if run.primary == kind)
 
     def metrics(self) -> dict[str, ControllerMetrics]:
         return {name: run.metrics for name, run in self.runs.items()}

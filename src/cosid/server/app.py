@@ -49,7 +49,10 @@ class Server:
         self._policy = Policy(registry, typed_apis)
         servicers: list[tuple[object, ServiceDescriptor]] = [
             (StateService(state, registry, limits), STATE),
-            *((TypedService(state, api, limits), api.service) for api in typed_apis),
+            *(
+                (TypedService(state, api, limits, _acting_on(api, runtime)), api.service)
+                for api in typed_apis
+            ),
         ]
         if runtime is not None:
             servicers.append((RuntimeService(runtime), RUNTIME))
@@ -91,3 +94,10 @@ class Server:
         """Report NOT_SERVING, refuse new calls and give in-flight ones `grace_seconds`."""
         await self.health.enter_graceful_shutdown()
         await asyncio.gather(*(server.stop(grace_seconds) for server in self.servers.values()))
+
+
+def _acting_on(api: TypedApi, runtime: Runtime | None) -> tuple[str, ...]:
+    """The controllers whose conditions say whether a spec of `api` is done: the domain's own
+    first, then any other acting on its specs (sysctl-persist beside sysctl)."""
+    others = () if runtime is None else runtime.controllers_of(api.specs)
+    return (api.controller, *(name for name in others if name != api.controller))

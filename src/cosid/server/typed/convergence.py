@@ -8,7 +8,7 @@ are watched, not polled: the watch starts before the first look, so no change is
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from enum import Enum
 
 import grpc
@@ -48,6 +48,14 @@ def progress(condition: Condition | None, version: int) -> Progress:
     if not condition.ready and condition.attempts and condition.attempted_version >= version:
         return Progress.FAILED
     return Progress.PENDING
+
+
+def overall(outcomes: Iterable[Progress]) -> Progress:
+    """One item under several controllers: failed if one failed, converged when all did."""
+    found = set(outcomes)
+    if Progress.FAILED in found:
+        return Progress.FAILED
+    return Progress.CONVERGED if found == {Progress.CONVERGED} else Progress.PENDING
 
 
 def wait_seconds(requested: float | None, remaining: float | None) -> float:
@@ -107,8 +115,7 @@ async def _look(views: Views, pending: dict[str, int], ids: Collection[str]) -> 
     from `pending`; the ids of those that failed."""
     failed = []
     for id in ids:
-        version = pending[id]
-        outcome = progress(await views.condition(id), version)
+        outcome = overall(progress(c, pending[id]) for c in await views.conditions(id))
         if outcome == Progress.CONVERGED:
             del pending[id]
         elif outcome == Progress.FAILED:
@@ -117,8 +124,8 @@ async def _look(views: Views, pending: dict[str, int], ids: Collection[str]) -> 
 
 
 def describe_failure(id: str, condition: Condition) -> str:
-    """``reason: message``, with the id first unless the message names it already."""
-    text = f"{condition.reason}: {condition.message}"
+    """``controller: reason: message``, with the id first unless the message names it."""
+    text = f"{condition.controller}: {condition.reason}: {condition.message}"
     return text if id in condition.message else f"{id}: {text}"
 
 
@@ -135,11 +142,13 @@ async def _not_converged(
     response = views.api.apply_response_message(
         changes=[common_pb2.Change(id=c.id, action=c.action) for c in changes]
     )
-    reasons = []
+    reasons: list[str] = []
     for id in ids:
-        condition = await views.condition(id)
-        if condition is not None and condition.message:
-            reasons.append(describe_failure(id, condition))
+        reasons.extend(
+            describe_failure(id, condition)
+            for condition in await views.conditions(id)
+            if condition is not None and condition.message and not condition.ready
+        )
         view = await views.current(id)
         if view is not None and response.ByteSize() + view.ByteSize() < MAX_DETAIL_BYTES:
             response.items.append(view)  # type: ignore[attr-defined]

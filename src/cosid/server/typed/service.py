@@ -7,7 +7,7 @@ the domain's durable namespace), with statuses and conditions joined in (see `vi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
@@ -35,11 +35,17 @@ NO_ID_QUERY = resource_pb2.IDQuery()
 
 
 class TypedService:
-    def __init__(self, state: State, api: TypedApi, limits: Limits) -> None:
+    def __init__(
+        self,
+        state: State,
+        api: TypedApi,
+        limits: Limits,
+        controllers: Sequence[str] = (),
+    ) -> None:
         self._state = state
         self._api = api
         self._limits = limits
-        self._views = Views(state, api)
+        self._views = Views(state, api, controllers)
 
     def _pointer(self, id: str) -> Pointer:
         violations = Violations()
@@ -133,8 +139,8 @@ class TypedService:
         return common_pb2.DeleteResponse()
 
     async def _still_undoing(self, id: str, seconds: float) -> StatusError:
-        condition = await self._views.condition(id)
-        why = f" ({describe_failure(id, condition)})" if condition and condition.message else ""
+        failing = [c for c in await self._views.conditions(id) if c and c.message and not c.ready]
+        why = f" ({describe_failure(id, failing[0])})" if failing else ""
         view = await self._views.current(id)
         return StatusError(
             grpc.StatusCode.DEADLINE_EXCEEDED,

@@ -6,6 +6,8 @@ status and condition in `runtime`); a view joins them by id, reading the latest 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -19,20 +21,26 @@ from cosid.state.state import State
 
 
 class Views:
-    def __init__(self, state: State, api: TypedApi) -> None:
+    """Views of one domain's specs. `controllers` act on them, the domain's own first: the
+    view shows its condition; a wait is over when all of theirs say so."""
+
+    def __init__(self, state: State, api: TypedApi, controllers: Sequence[str] = ()) -> None:
         self._state = state
         self.api = api
+        self.controllers = tuple(controllers) or (api.controller,)
+        self._prefixes = tuple(
+            condition_pointer(name, self.spec_pointer("")).id for name in self.controllers
+        )
 
     def spec_pointer(self, id: str) -> Pointer:
         return Pointer(self.api.specs.namespace, self.api.specs.type, id)
 
-    def condition_pointer(self, id: str) -> Pointer:
-        return condition_pointer(self.api.controller, self.spec_pointer(id))
-
     def item_of_condition(self, condition_id: str) -> str | None:
-        """The spec id a condition is about, if it is this domain's controller's."""
-        prefix = self.condition_pointer("").id
-        return condition_id.removeprefix(prefix) if condition_id.startswith(prefix) else None
+        """The spec id a condition is about, if it is one of these controllers'."""
+        for prefix in self._prefixes:
+            if condition_id.startswith(prefix):
+                return condition_id.removeprefix(prefix)
+        return None
 
     async def of(self, spec: Resource) -> Message:
         """The view of a stored spec, with the status and condition stored now."""
@@ -57,8 +65,16 @@ class Views:
         return None if spec is None else await self.of(spec)
 
     async def condition(self, id: str) -> Condition | None:
-        stored = await self._get(self.condition_pointer(id))
-        return None if stored is None else from_spec(Condition, stored.spec)
+        """The domain's own controller's condition of the spec."""
+        return (await self.conditions(id))[0]
+
+    async def conditions(self, id: str) -> list[Condition | None]:
+        """Every acting controller's condition of the spec (None: none yet), in order."""
+        found = []
+        for name in self.controllers:
+            stored = await self._get(condition_pointer(name, self.spec_pointer(id)))
+            found.append(None if stored is None else from_spec(Condition, stored.spec))
+        return found
 
     async def _get(self, pointer: Pointer) -> Resource | None:
         try:
