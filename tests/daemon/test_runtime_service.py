@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 KEY = "net.ipv4.tcp_keepalive_probes"
 CONTROLLERS = [
+    "addresses",
     "dns",
     "hostname",
     "links",

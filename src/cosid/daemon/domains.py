@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cosid.controllers.addresses import AddressesController
 from cosid.controllers.boot_files import BootFilesController
 from cosid.controllers.dns import DnsController
 from cosid.controllers.hostname import HostnameController
@@ -31,13 +32,24 @@ from cosid.drivers.motd.file import FileMotdDriver
 from cosid.drivers.mounts.driver import MountDriver
 from cosid.drivers.mounts.kernel import KernelMountDriver
 from cosid.drivers.mounts.policy import TargetPolicy
-from cosid.drivers.network.driver import LinkDriver
+from cosid.drivers.network.addresses import NetlinkAddressDriver
+from cosid.drivers.network.driver import AddressDriver, LinkDriver
 from cosid.drivers.network.netlink import NetlinkLinkDriver
 from cosid.drivers.sysctl.driver import SysctlDriver
 from cosid.drivers.sysctl.isolated import NetworkNamespaceSysctlDriver
 from cosid.drivers.sysctl.persist import SysctlDFile
 from cosid.drivers.sysctl.procfs import ProcfsSysctlDriver
-from cosid.resources import dns, hostname, links, modules, motd, mounts, namespaces, sysctl
+from cosid.resources import (
+    addresses,
+    dns,
+    hostname,
+    links,
+    modules,
+    motd,
+    mounts,
+    namespaces,
+    sysctl,
+)
 from cosid.runtime.conditions import CONDITIONS_DEFINITION
 from cosid.runtime.controller import Controller
 from cosid.state.registry import NamespaceDefinition, ResourceDefinition
@@ -163,16 +175,19 @@ def _mounts_driver(config: Config) -> MountDriver:
             return KernelMountDriver(config.root, TargetPolicy(settings.deny, settings.deny_below))
 
 
-def _links_driver(config: Config) -> LinkDriver:
-    """Links of the daemon's network namespace (the sandbox's own; the one --netns names)."""
+def _network_drivers(config: Config) -> tuple[LinkDriver, AddressDriver]:
+    """Links and addresses of the daemon's network namespace (the sandbox's own; the one
+    --netns names), over one rtnetlink socket."""
     match config.domains.network.driver:
         case "netlink":
-            return NetlinkLinkDriver()
+            links_driver = NetlinkLinkDriver()
+            return links_driver, NetlinkAddressDriver(links_driver)
 
 
 def build_domains(config: Config) -> Domains:
     settings = config.domains
     hostname_driver = _hostname_driver(config)
+    links_driver, addresses_driver = _network_drivers(config)
     return Domains(
         namespaces=(
             namespaces.RUNTIME,
@@ -193,6 +208,7 @@ def build_domains(config: Config) -> Domains:
             *modules.DEFINITIONS,
             *mounts.DEFINITIONS,
             *links.DEFINITIONS,
+            *addresses.DEFINITIONS,
         ),
         controllers=(
             SysctlController(_sysctl_driver(config), config.resync_seconds_of(settings.sysctl)),
@@ -207,7 +223,8 @@ def build_domains(config: Config) -> Domains:
                 config.resync_seconds_of(settings.mounts),
                 lazy_unmount=settings.mounts.lazy_unmount,
             ),
-            LinksController(_links_driver(config), config.resync_seconds_of(settings.network)),
+            LinksController(links_driver, config.resync_seconds_of(settings.network)),
+            AddressesController(addresses_driver, config.resync_seconds_of(settings.network)),
         ),
         checks=_checks(hostname_driver),
     )

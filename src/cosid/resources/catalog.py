@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from cosid.resources import dns, hostname, links, modules, motd, mounts, sysctl
+from cosid.resources import addresses, dns, hostname, links, modules, motd, mounts, sysctl
 from cosid.resources.typed import TypedApi
 
 TYPED_APIS: Final[tuple[TypedApi, ...]] = (
@@ -16,6 +16,7 @@ TYPED_APIS: Final[tuple[TypedApi, ...]] = (
     modules.API,
     mounts.API,
     links.API,
+    addresses.API,
 )
 
 BY_SPEC_TYPE: Final[dict[str, TypedApi]] = {api.specs.type: api for api in TYPED_APIS}

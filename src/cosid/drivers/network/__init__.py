@@ -1,6 +1,6 @@
-"""Network drivers: the `LinkDriver` Protocol, its errors and `LinkState` (`driver`); the
-netlink driver (`netlink`: rtnetlink through pyroute2) and the watcher of the kernel's change
-notices (`events`)."""
+"""Network drivers: the `LinkDriver` and `AddressDriver` Protocols, their errors and states
+(`driver`); the netlink drivers (`netlink` for links, `addresses` over its socket: rtnetlink
+through pyroute2) and the watcher of the kernel's change notices (`events`)."""
 
 from cosid.drivers.network.driver import (
     LinkBusyError,

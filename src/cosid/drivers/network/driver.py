@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cosid.drivers.errors import DriverError
+from cosid.resources.addresses import AddressSpec
 from cosid.resources.links import LinkSpec
 
 
@@ -116,4 +117,70 @@ class LinkDriver(Protocol):
     def changes(self) -> LinkChanges:
         """The links' changes, watched from this call on (made inside the event loop that
         iterates them); see `cosid.drivers.network.events`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AddressState:
+    """An address of a link as the kernel shows it."""
+
+    link: str
+    address: str
+    """With its prefix length, canonical (``2001:db8::5/64``)."""
+    family: str
+    """inet or inet6."""
+    scope: str
+    """global, link, host, or the kernel's number for another."""
+    flags: tuple[str, ...]
+    """permanent, noprefixroute, nodad, tentative, ... (lower-case, sorted)."""
+    valid_lifetime: int | None
+    """Seconds; None: forever."""
+    preferred_lifetime: int | None
+
+
+class AddressError(DriverError):
+    """Base of the address driver's errors; the subject is ``<link>/<cidr>``."""
+
+    reason = "AddressFailed"
+
+
+class AddressLinkNotFoundError(AddressError):
+    """The link the address belongs to does not exist."""
+
+    reason = "LinkNotFound"
+
+
+class AddressInvalidError(AddressError):
+    """The kernel refused the address or a flag of it."""
+
+    reason = "InvalidSetting"
+
+
+class AddressPermissionError(AddressError):
+    """Not allowed: no CAP_NET_ADMIN in the network namespace."""
+
+    reason = "PermissionDenied"
+
+
+class AddressDriver(Protocol):
+    """Addresses of the links of the daemon's network namespace. Every method raises an
+    AddressError subclass naming the reason."""
+
+    async def find(self, link: str, address: str) -> AddressState | None:
+        """The link's address (``10.0.0.5/24``), whoever added it; None when the link has
+        none such. Raises AddressLinkNotFoundError when there is no such link."""
+        ...
+
+    async def add(self, spec: AddressSpec) -> None:
+        """Add the spec's address (scope, flags; lifetimes forever) to its link, or update the
+        flags of the one it has."""
+        ...
+
+    async def delete(self, link: str, address: str) -> None:
+        """Delete the address; nothing to do when it (or its link) is gone."""
+        ...
+
+    def changes(self) -> LinkChanges:
+        """The changes of links and addresses (an address waits for its link), watched from
+        this call on."""
         ...

@@ -54,7 +54,7 @@ class NetlinkLinkDriver:
         self._opening = asyncio.Lock()
 
     async def find(self, name: str) -> LinkState | None:
-        socket = await self._open()
+        socket = await self.socket()
         try:
             [message] = await socket.link("get", ifname=name)
         except NetlinkError as error:
@@ -150,7 +150,7 @@ class NetlinkLinkDriver:
         return found.index
 
     async def _name(self, index: int) -> str | None:
-        socket = await self._open()
+        socket = await self.socket()
         try:
             [message] = await socket.link("get", index=index)
         except NetlinkError:
@@ -161,13 +161,14 @@ class NetlinkLinkDriver:
     async def _call(
         self, name: str, doing: str, request: Callable[[AsyncIPRoute], Awaitable[T]]
     ) -> T:
-        socket = await self._open()
+        socket = await self.socket()
         try:
             return await request(socket)
         except NetlinkError as error:
             raise _error(name, doing, error) from None
 
-    async def _open(self) -> AsyncIPRoute:
+    async def socket(self) -> AsyncIPRoute:
+        """The rtnetlink socket, opened on first use (the address driver shares it)."""
         async with self._opening:
             if self._socket is None:
                 socket = AsyncIPRoute(groups=0)

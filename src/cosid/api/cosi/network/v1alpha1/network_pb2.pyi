@@ -4,7 +4,10 @@ isort:skip_file
 Network links, addresses and routes over netlink. Links: one spec per link, id = the link's
 name: LinkSpecs.network.cosi.dev (namespace network); status LinkStatuses.network.cosi.dev
 (namespace runtime), what the kernel has under that name. Deleting a spec deletes the link
-when cosid created it, else puts back the settings cosid found.
+when cosid created it, else puts back the settings cosid found. Addresses: one spec per
+address on a link, id = "<link>/<cidr>" (eth0/10.0.0.5/24): AddressSpecs.network.cosi.dev
+(namespace network); status AddressStatuses.network.cosi.dev (namespace runtime). Deleting a
+spec deletes the address when cosid added it.
 """
 
 from collections import abc as _abc
@@ -407,3 +410,218 @@ class ApplyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ApplyResponse: _TypeAlias = ApplyResponse  # noqa: Y015
+
+@_typing.final
+class AddressSpec(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINK_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    FLAGS_FIELD_NUMBER: _builtins.int
+    link: _builtins.str
+    """The link's name; the address waits for it (WaitingForLink)."""
+    address: _builtins.str
+    """IPv4 or IPv6 with its prefix length (10.0.0.5/24, 2001:db8::5/64), canonicalised."""
+    scope: _builtins.str
+    """global, link or host; empty: global for IPv4, the address's own for IPv6."""
+    @_builtins.property
+    def flags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """noprefixroute; IPv6 only: nodad, mngtmpaddr, homeaddress."""
+
+    def __init__(
+        self,
+        *,
+        link: _builtins.str = ...,
+        address: _builtins.str = ...,
+        scope: _builtins.str = ...,
+        flags: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "flags", b"flags", "link", b"link", "scope", b"scope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddressSpec: _TypeAlias = AddressSpec  # noqa: Y015
+
+@_typing.final
+class AddressStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINK_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    PRESENT_FIELD_NUMBER: _builtins.int
+    ADDED_FIELD_NUMBER: _builtins.int
+    FAMILY_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    FLAGS_FIELD_NUMBER: _builtins.int
+    VALID_LIFETIME_FIELD_NUMBER: _builtins.int
+    PREFERRED_LIFETIME_FIELD_NUMBER: _builtins.int
+    link: _builtins.str
+    address: _builtins.str
+    present: _builtins.bool
+    """Whether the link has the address."""
+    added: _builtins.bool
+    """Whether cosid added it (and so deletes it with the spec)."""
+    family: _builtins.str
+    """inet or inet6."""
+    scope: _builtins.str
+    valid_lifetime: _builtins.int
+    """Seconds; unset: forever."""
+    preferred_lifetime: _builtins.int
+    @_builtins.property
+    def flags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The kernel's flags: permanent, noprefixroute, nodad, tentative, ..."""
+
+    def __init__(
+        self,
+        *,
+        link: _builtins.str = ...,
+        address: _builtins.str = ...,
+        present: _builtins.bool = ...,
+        added: _builtins.bool = ...,
+        family: _builtins.str | None = ...,
+        scope: _builtins.str | None = ...,
+        flags: _abc.Iterable[_builtins.str] | None = ...,
+        valid_lifetime: _builtins.int | None = ...,
+        preferred_lifetime: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_family", b"_family", "_preferred_lifetime", b"_preferred_lifetime", "_scope", b"_scope", "_valid_lifetime", b"_valid_lifetime", "family", b"family", "preferred_lifetime", b"preferred_lifetime", "scope", b"scope", "valid_lifetime", b"valid_lifetime"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_family", b"_family", "_preferred_lifetime", b"_preferred_lifetime", "_scope", b"_scope", "_valid_lifetime", b"_valid_lifetime", "added", b"added", "address", b"address", "family", b"family", "flags", b"flags", "link", b"link", "preferred_lifetime", b"preferred_lifetime", "present", b"present", "scope", b"scope", "valid_lifetime", b"valid_lifetime"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__family: _TypeAlias = _typing.Literal["family"]  # noqa: Y015
+    _WhichOneofArgType__family: _TypeAlias = _typing.Literal["_family", b"_family"]  # noqa: Y015
+    _WhichOneofReturnType__preferred_lifetime: _TypeAlias = _typing.Literal["preferred_lifetime"]  # noqa: Y015
+    _WhichOneofArgType__preferred_lifetime: _TypeAlias = _typing.Literal["_preferred_lifetime", b"_preferred_lifetime"]  # noqa: Y015
+    _WhichOneofReturnType__scope: _TypeAlias = _typing.Literal["scope"]  # noqa: Y015
+    _WhichOneofArgType__scope: _TypeAlias = _typing.Literal["_scope", b"_scope"]  # noqa: Y015
+    _WhichOneofReturnType__valid_lifetime: _TypeAlias = _typing.Literal["valid_lifetime"]  # noqa: Y015
+    _WhichOneofArgType__valid_lifetime: _TypeAlias = _typing.Literal["_valid_lifetime", b"_valid_lifetime"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__family) -> _WhichOneofReturnType__family | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__preferred_lifetime) -> _WhichOneofReturnType__preferred_lifetime | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__scope) -> _WhichOneofReturnType__scope | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__valid_lifetime) -> _WhichOneofReturnType__valid_lifetime | None: ...
+
+Global___AddressStatus: _TypeAlias = AddressStatus  # noqa: Y015
+
+@_typing.final
+class Address(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    SPEC_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    CONDITION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def metadata(self) -> _common_pb2.ObjectMeta: ...
+    @_builtins.property
+    def spec(self) -> Global___AddressSpec: ...
+    @_builtins.property
+    def status(self) -> Global___AddressStatus: ...
+    @_builtins.property
+    def condition(self) -> _common_pb2.Condition: ...
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.ObjectMeta | None = ...,
+        spec: Global___AddressSpec | None = ...,
+        status: Global___AddressStatus | None = ...,
+        condition: _common_pb2.Condition | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["condition", b"condition", "metadata", b"metadata", "spec", b"spec", "status", b"status"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["condition", b"condition", "metadata", b"metadata", "spec", b"spec", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Address: _TypeAlias = Address  # noqa: Y015
+
+@_typing.final
+class Addresses(_message.Message):
+    """The messages of AddressService whose names LinkService's hold in this package."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class Event(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        TYPE_FIELD_NUMBER: _builtins.int
+        RESOURCE_FIELD_NUMBER: _builtins.int
+        type: _common_pb2.EventType.ValueType
+        @_builtins.property
+        def resource(self) -> Global___Address: ...
+        def __init__(
+            self,
+            *,
+            type: _common_pb2.EventType.ValueType = ...,
+            resource: Global___Address | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["resource", b"resource"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["resource", b"resource", "type", b"type"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class ApplyRequest(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        ITEMS_FIELD_NUMBER: _builtins.int
+        OPTIONS_FIELD_NUMBER: _builtins.int
+        @_builtins.property
+        def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___Address]:
+            """Each item's metadata (id, version, labels) and spec; status and condition are ignored."""
+
+        @_builtins.property
+        def options(self) -> _common_pb2.ApplyOptions: ...
+        def __init__(
+            self,
+            *,
+            items: _abc.Iterable[Global___Address] | None = ...,
+            options: _common_pb2.ApplyOptions | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["options", b"options"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "options", b"options"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class ApplyResponse(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        ITEMS_FIELD_NUMBER: _builtins.int
+        CHANGES_FIELD_NUMBER: _builtins.int
+        @_builtins.property
+        def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___Address]: ...
+        @_builtins.property
+        def changes(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Change]: ...
+        def __init__(
+            self,
+            *,
+            items: _abc.Iterable[Global___Address] | None = ...,
+            changes: _abc.Iterable[_common_pb2.Change] | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["changes", b"changes", "items", b"items"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Addresses: _TypeAlias = Addresses  # noqa: Y015

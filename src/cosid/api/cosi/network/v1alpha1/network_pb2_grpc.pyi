@@ -4,7 +4,10 @@ isort:skip_file
 Network links, addresses and routes over netlink. Links: one spec per link, id = the link's
 name: LinkSpecs.network.cosi.dev (namespace network); status LinkStatuses.network.cosi.dev
 (namespace runtime), what the kernel has under that name. Deleting a spec deletes the link
-when cosid created it, else puts back the settings cosid found.
+when cosid created it, else puts back the settings cosid found. Addresses: one spec per
+address on a link, id = "<link>/<cidr>" (eth0/10.0.0.5/24): AddressSpecs.network.cosi.dev
+(namespace network); status AddressStatuses.network.cosi.dev (namespace runtime). Deleting a
+spec deletes the address when cosid added it.
 """
 
 from collections import abc as _abc
@@ -88,3 +91,61 @@ class LinkServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_common_pb2.DeleteResponse, _abc.Awaitable[_common_pb2.DeleteResponse]]: ...
 
 def add_LinkServiceServicer_to_server(servicer: LinkServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class AddressServiceStub:
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> AddressServiceAsyncStub: ...
+    Get: _grpc.UnaryUnaryMultiCallable[_common_pb2.GetRequest, _network_pb2.Address]
+    List: _grpc.UnaryStreamMultiCallable[_common_pb2.ListRequest, _network_pb2.Address]
+    Watch: _grpc.UnaryStreamMultiCallable[_common_pb2.WatchRequest, _network_pb2.Addresses.Event]
+    Apply: _grpc.UnaryUnaryMultiCallable[_network_pb2.Addresses.ApplyRequest, _network_pb2.Addresses.ApplyResponse]
+    Delete: _grpc.UnaryUnaryMultiCallable[_common_pb2.DeleteRequest, _common_pb2.DeleteResponse]
+
+@_typing.type_check_only
+class AddressServiceAsyncStub(AddressServiceStub):
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    Get: _aio.UnaryUnaryMultiCallable[_common_pb2.GetRequest, _network_pb2.Address]  # type: ignore[assignment]
+    List: _aio.UnaryStreamMultiCallable[_common_pb2.ListRequest, _network_pb2.Address]  # type: ignore[assignment]
+    Watch: _aio.UnaryStreamMultiCallable[_common_pb2.WatchRequest, _network_pb2.Addresses.Event]  # type: ignore[assignment]
+    Apply: _aio.UnaryUnaryMultiCallable[_network_pb2.Addresses.ApplyRequest, _network_pb2.Addresses.ApplyResponse]  # type: ignore[assignment]
+    Delete: _aio.UnaryUnaryMultiCallable[_common_pb2.DeleteRequest, _common_pb2.DeleteResponse]  # type: ignore[assignment]
+
+class AddressServiceServicer(metaclass=_abc_1.ABCMeta):
+    @_abc_1.abstractmethod
+    def Get(
+        self,
+        request: _common_pb2.GetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_network_pb2.Address, _abc.Awaitable[_network_pb2.Address]]: ...
+
+    @_abc_1.abstractmethod
+    def List(
+        self,
+        request: _common_pb2.ListRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_network_pb2.Address], _abc.AsyncIterator[_network_pb2.Address]]: ...
+
+    @_abc_1.abstractmethod
+    def Watch(
+        self,
+        request: _common_pb2.WatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_network_pb2.Addresses.Event], _abc.AsyncIterator[_network_pb2.Addresses.Event]]: ...
+
+    @_abc_1.abstractmethod
+    def Apply(
+        self,
+        request: _network_pb2.Addresses.ApplyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_network_pb2.Addresses.ApplyResponse, _abc.Awaitable[_network_pb2.Addresses.ApplyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Delete(
+        self,
+        request: _common_pb2.DeleteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_common_pb2.DeleteResponse, _abc.Awaitable[_common_pb2.DeleteResponse]]: ...
+
+def add_AddressServiceServicer_to_server(servicer: AddressServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
