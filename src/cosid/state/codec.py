@@ -60,7 +60,12 @@ def _timestamp_to_wire(nanos: int | None, into: Timestamp) -> None:
 def _timestamp_from_wire(
     msg: resource_pb2.Metadata, name: Literal["created", "updated"]
 ) -> int | None:
-    return getattr(msg, name).ToNanoseconds() if msg.HasField(name) else None
+    if not msg.HasField(name):
+        return None
+    try:
+        return int(getattr(msg, name).ToNanoseconds())
+    except (ValueError, OverflowError):
+        raise CodecError(f"metadata.{name}", "is not a time between years 1 and 9999") from None
 
 
 def metadata_to_wire(metadata: Metadata) -> resource_pb2.Metadata:

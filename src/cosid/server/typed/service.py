@@ -17,8 +17,9 @@ from structlog.contextvars import bind_contextvars
 from cosid.api.cosi.common.v1alpha1 import common_pb2
 from cosid.api.cosi.resource import resource_pb2
 from cosid.resources.typed import TypedApi
+from cosid.resources.validation import FieldViolation
 from cosid.server import rpc
-from cosid.server.errors import StatusError
+from cosid.server.errors import InvalidArgumentError, StatusError
 from cosid.server.limits import Limits
 from cosid.server.typed.apply import plan, validate_items
 from cosid.server.typed.convergence import describe_failure, wait_converged, wait_seconds
@@ -95,6 +96,7 @@ class TypedService:
     @rpc.unary(mutates=True)
     async def Apply(self, request: Any, context: Context) -> Message:
         options: common_pb2.ApplyOptions = request.options
+        requested = _wait_timeout(options)
         items = validate_items(self._api, request.items, self._limits)
         planned = await plan(self._api, self._state, items, diffs=options.dry_run)
         changes = [p.change() for p in planned]
@@ -111,11 +113,6 @@ class TypedService:
         by_id = {resource.metadata.id: resource for resource in written}
         stored = [by_id.get(p.resource.metadata.id, p.resource) for p in planned]
         if options.wait:
-            requested = (
-                options.wait_timeout.ToTimedelta().total_seconds()
-                if options.HasField("wait_timeout")
-                else None
-            )
             timeout = wait_seconds(requested, context.time_remaining())
             await wait_converged(self._state, self._views, stored, timeout, changes)
         items_out = [await self._views.current(r.metadata.id) for r in stored]
@@ -148,3 +145,18 @@ class TypedService:
             f"{why}; it stays in phase tearingDown: call Delete again to finish",
             [] if view is None else [view],
         )
+
+
+def _wait_timeout(options: common_pb2.ApplyOptions) -> float | None:
+    """The wait the request asks for, checked before anything is stored."""
+    if not options.HasField("wait_timeout"):
+        return None
+    try:
+        seconds = options.wait_timeout.ToTimedelta().total_seconds()
+    except (ValueError, OverflowError):
+        seconds = -1.0
+    if seconds < 0:
+        raise InvalidArgumentError(
+            [FieldViolation("options.wait_timeout", "must be a duration of zero or more")]
+        )
+    return seconds
