@@ -49,6 +49,9 @@ class Caller:
 
     def __init__(self, endpoint: str) -> None:
         self.loop = asyncio.new_event_loop()
+        # grpc.aio looks the loop up when a stub or multicallable is made, outside any
+        # coroutine; after async tests have run, the main thread has no current loop.
+        asyncio.set_event_loop(self.loop)
         self.channel = self.loop.run_until_complete(self._open(endpoint))
 
     @staticmethod
@@ -57,6 +60,7 @@ class Caller:
 
     def close(self) -> None:
         self.loop.run_until_complete(self.channel.close(None))
+        asyncio.set_event_loop(None)
         self.loop.close()
 
     def send(self, rpc: Rpc, payload: bytes, watch_open: float = WATCH_OPEN) -> Answer:
