@@ -171,7 +171,9 @@ class FileWatcher:
             wd = libc.inotify_add_watch(self._fd, directory, WATCH_MASK)
         except OSError as error:
             if directory not in self._unwatched:
-                log.warning(
+                # A directory not made yet (sysctl.d before anything persists) is normal.
+                level = log.info if error.errno == errno.ENOENT else log.warning
+                level(
                     "cannot watch a directory yet; retrying, the resync meanwhile",
                     directory=os.fsdecode(directory),
                     error=errno.errorcode.get(error.errno or 0, str(error)),
