@@ -65,16 +65,16 @@ class Views:
         return None if spec is None else await self.of(spec)
 
     async def condition(self, id: str) -> Condition | None:
-        """The domain's own controller's condition of the spec."""
-        return (await self.conditions(id))[0]
+        """The domain's own controller's condition of the spec (what every view shows)."""
+        return await self._condition(self.controllers[0], id)
 
     async def conditions(self, id: str) -> list[Condition | None]:
         """Every acting controller's condition of the spec (None: none yet), in order."""
-        found = []
-        for name in self.controllers:
-            stored = await self._get(condition_pointer(name, self.spec_pointer(id)))
-            found.append(None if stored is None else from_spec(Condition, stored.spec))
-        return found
+        return [await self._condition(name, id) for name in self.controllers]
+
+    async def _condition(self, controller: str, id: str) -> Condition | None:
+        stored = await self._get(condition_pointer(controller, self.spec_pointer(id)))
+        return None if stored is None else from_spec(Condition, stored.spec)
 
     async def _get(self, pointer: Pointer) -> Resource | None:
         try:
