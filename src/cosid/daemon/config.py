@@ -22,6 +22,7 @@ from cosid.server.roles import Role
 from cosid.state.registry import NamespaceDefinition
 from cosid.state.sqlite import Synchronous
 from cosid.state.store import DEFAULT_HISTORY_CAPACITY
+from cosid.tcp_endpoint import is_tcp, tcp_target
 
 DEFAULT_STATE_DIR = Path("/var/lib/cosid")
 SANDBOX_ROOT = "sandbox-root"
@@ -54,21 +55,64 @@ DEFAULT_NAMESPACES = (
 )
 
 
+class TlsConfig(_Strict):
+    """A TCP listener's certificate and key, and the CAs whose client certificates it accepts."""
+
+    cert: Path
+    key: Path
+    client_ca: Path
+    """PEM CA certificates: a client must present a certificate one of them signed."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mutual(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("client_ca") is None:
+            raise ValueError(
+                "client_ca is required: TCP is served only with mutual TLS, and the role of a "
+                "caller comes from its client certificate"
+            )
+        return data
+
+
 class ListenerConfig(_Strict):
     """A unix socket and the role of every caller on it: its mode and group say who can
-    connect, since gRPC does not tell the daemon who did."""
+    connect, since gRPC does not tell the daemon who did. Or a TCP address with mutual TLS,
+    where each caller's role is its client certificate's, at most `role`."""
 
     listen: str
+    """`unix:///path`, or `tcp://host:port` (with `tls`)."""
     role: Role
     mode: int = Field(0o660, ge=0, le=0o777)
     group: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*\$?$", max_length=32)
     """The socket's group (a name), for `mode`'s group bits; null: the daemon's own."""
+    tls: TlsConfig | None = None
+    """TCP only, and required there."""
 
     @field_validator("listen")
     @classmethod
-    def _unix_socket(cls, listen: str) -> str:
-        unix_socket_path(listen)  # EndpointError is a ValueError: pydantic names the field
-        return listen
+    def _unix_socket_or_tcp(cls, listen: str) -> str:
+        """Checked (EndpointError is a ValueError: pydantic names the field), and a socket
+        spelled `unix:///path` however it is given, so a socket listed twice is seen."""
+        if is_tcp(listen):
+            tcp_target(listen)
+            return listen
+        return f"unix://{unix_socket_path(listen)}"
+
+    @model_validator(mode="after")
+    def _tls_on_tcp_only(self) -> ListenerConfig:
+        if not is_tcp(self.listen):
+            if self.tls is not None:
+                raise ValueError("tls is for TCP listeners (tcp://host:port), not unix sockets")
+            return self
+        if self.tls is None:
+            raise ValueError(
+                f"{self.listen}: TCP is served only with mutual TLS; give tls with cert, key "
+                "and client_ca"
+            )
+        unix_only = sorted({"mode", "group"} & self.model_fields_set)
+        if unix_only:
+            raise ValueError(f"{', '.join(unix_only)}: only unix sockets have a mode and group")
+        return self
 
 
 class StateConfig(_Strict):
@@ -222,8 +266,8 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _one_listener_per_socket(self) -> Config:
-        paths = [unix_socket_path(listener.listen) for listener in self.all_listeners]
-        duplicates = sorted({str(p) for p in paths if paths.count(p) > 1})
+        addresses = [listener.listen for listener in self.all_listeners]
+        duplicates = sorted({a for a in addresses if addresses.count(a) > 1})
         if duplicates:
             raise ValueError(f"sockets listed more than once: {', '.join(duplicates)}")
         return self

@@ -1,5 +1,6 @@
-"""The unix sockets the daemon serves on: claimed safely, created with their mode and group,
-removed on exit; each carries the role of everyone who can connect to it.
+"""Where the daemon serves: unix sockets, claimed safely, created with their mode and group,
+removed on exit, each carrying the role of everyone who can connect to it; and TCP addresses,
+served with mutual TLS only, where each caller's role is its client certificate's.
 
 A socket file left by a crashed run is replaced; one a live daemon still answers on is not,
 so two daemons never fight over one socket.
@@ -16,7 +17,11 @@ from pathlib import Path
 
 import grpc
 
+from cosid.daemon.config import ListenerConfig, TlsConfig
+from cosid.endpoint import unix_socket_path
 from cosid.server.roles import Role
+from cosid.server.tls import TlsFilesError, server_credentials
+from cosid.tcp_endpoint import tcp_target
 
 
 class ListenerError(Exception):
@@ -24,6 +29,9 @@ class ListenerError(Exception):
 
 
 class UnixListener:
+    roles_from_certificates = False
+    """Every caller has `role`: the socket's mode and group say who can connect."""
+
     def __init__(self, path: Path, mode: int, group: str | None, role: Role) -> None:
         self.path = path
         self.mode = mode
@@ -80,3 +88,38 @@ class UnixListener:
 
     def release(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+class TcpListener:
+    roles_from_certificates = True
+    """Each caller has its client certificate's role, at most `role`."""
+
+    def __init__(self, address: str, tls: TlsConfig, role: Role) -> None:
+        self.address = address
+        self.tls = tls
+        self.role = role
+        self._credentials: grpc.ServerCredentials | None = None
+
+    def claim(self) -> None:
+        """Load the certificate, key and client CAs, so a bad file stops the start early."""
+        try:
+            self._credentials = server_credentials(self.tls.cert, self.tls.key, self.tls.client_ca)
+        except TlsFilesError as error:
+            raise ListenerError(f"{self.address}: {error}") from None
+
+    def bind(self, server: grpc.aio.Server) -> None:
+        assert self._credentials is not None, "claimed first"
+        try:
+            server.add_secure_port(tcp_target(self.address), self._credentials)
+        except RuntimeError as error:
+            raise ListenerError(f"cannot listen on {self.address}: {error}") from None
+
+    def release(self) -> None:
+        """Nothing to remove: the port closes with its server."""
+
+
+def listener_of(config: ListenerConfig) -> UnixListener | TcpListener:
+    """The TCP listeners are the ones with TLS: `ListenerConfig` refuses any other."""
+    if config.tls is not None:
+        return TcpListener(config.listen, config.tls, config.role)
+    return UnixListener(unix_socket_path(config.listen), config.mode, config.group, config.role)

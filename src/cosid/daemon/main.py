@@ -12,17 +12,19 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import structlog
 
+from cosid.daemon.activation import Activation
 from cosid.daemon.config import Config, ConfigError, load_config
 from cosid.daemon.domains import build_domains
-from cosid.daemon.listener import ListenerError, UnixListener
+from cosid.daemon.listener import ListenerError, listener_of
 from cosid.daemon.logs import configure_logging, open_audit_log
 from cosid.daemon.netns import NetnsError, enter_network_namespace
+from cosid.daemon.notify import Notifier
 from cosid.daemon.sandbox import SandboxError, enter
-from cosid.endpoint import unix_socket_path
 from cosid.resources.catalog import TYPED_APIS
 from cosid.runtime.runtime import Runtime
 from cosid.server.app import Server
@@ -70,7 +72,12 @@ def open_journal(config: Config) -> Journal | None:
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-async def serve(config: Config) -> None:
+async def serve(config: Config, notifier: Notifier, activation: Activation) -> None:
+    """Serve until a stop signal. systemd hears READY=1 once the servers serve and every stored
+    spec was attempted (so a boot applies them all before units ordered after cosid start),
+    STOPPING=1 at the stop, and watchdog pings throughout (see docs/systemd.md)."""
+    started = time.monotonic()
+    watchdog = asyncio.create_task(notifier.watchdog())
     domains = build_domains(config)
     for check in domains.checks:
         try:
@@ -80,10 +87,7 @@ async def serve(config: Config) -> None:
     registry = Registry(
         (*(ns.definition() for ns in config.namespaces), *domains.namespaces), domains.definitions
     )
-    listeners = [
-        UnixListener(unix_socket_path(c.listen), c.mode, c.group, c.role)
-        for c in config.all_listeners
-    ]
+    listeners = activation.adopt([listener_of(c) for c in config.all_listeners])
     for listener in listeners:
         listener.claim()
     store = Store(open_journal(config), registry.durable_namespaces, config.state.history)
@@ -92,8 +96,10 @@ async def serve(config: Config) -> None:
     runtime.start()
     server = Server(store, registry, config.limits, TYPED_APIS, runtime)
     for listener in listeners:
-        listener.bind(server.serve_on(Listener(listener.address, listener.role)))
+        served = Listener(listener.address, listener.role)
+        listener.bind(server.serve_on(served, by_certificate=listener.roles_from_certificates))
     await server.start()
+    await activation.start()  # connections queued on systemd's sockets are served from here
     log.info(
         "serving",
         listen={listener.address: listener.role.value for listener in listeners},
@@ -110,8 +116,12 @@ async def serve(config: Config) -> None:
         # default action for a moment, and a second SIGTERM then kills a clean shutdown.
         signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
     loop.add_signal_handler(signal.SIGHUP, runtime.refresh)  # `systemctl reload`: resync now
+    ready = asyncio.create_task(announce_ready(runtime, notifier, started))
     await stop.wait()
     log.info("shutting down", grace_seconds=config.shutdown_grace_seconds)
+    notifier.stopping()
+    ready.cancel()
+    activation.stop_accepting()  # new connections wait for the next start
     stopping = asyncio.create_task(server.begin_shutdown(config.shutdown_grace_seconds))
     await asyncio.sleep(0)  # let the server refuse new calls before the store closes
     await runtime.stop()
@@ -123,7 +133,17 @@ async def serve(config: Config) -> None:
         # Stopped cleanly: a repeated signal during the interpreter's exit must not turn a
         # clean exit into death by signal.
         signal.signal(signum, signal.SIG_IGN)
+    watchdog.cancel()
     log.info("stopped")
+
+
+async def announce_ready(runtime: Runtime, notifier: Notifier, started: float) -> None:
+    """READY=1 once the runtime has settled (`Runtime.settled`: every item of every controller
+    attempted, failures included, so one bad spec never keeps the node from booting)."""
+    items = await runtime.settled()
+    seconds = round(time.monotonic() - started, 3)
+    log.info("ready", seconds=seconds, items=items)
+    notifier.ready(f"serving; {items} items reconciled in {seconds} s at start")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -150,12 +170,16 @@ def main(argv: list[str] | None = None) -> None:
         except OSError as error:
             sys.exit(f"cosid: cannot open the audit log: {error}")
     try:
+        # Before any namespace is entered: systemd's notify socket may be an abstract name,
+        # which belongs to a network namespace.
+        notifier = Notifier.from_environment()
+        activation = Activation.from_environment()
         if config.sandbox:  # first: every thread started later (asyncio, gRPC) inherits it
             log.info("sandbox", **enter(config.root).log_fields())
         if config.netns is not None:  # first, for the same reason
             enter_network_namespace(config.netns)
             log.info("network namespace", netns=config.netns)
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, notifier, activation))
     except (ListenerError, SandboxError, NetnsError, ValueError, OSError) as error:
         log.error("cannot start", error=str(error))
         sys.exit(f"cosid: {error}")

@@ -50,6 +50,10 @@ class Item:
         self._observed_version = 0
         self._attempted_version = 0
         self._failures = 0
+        self.attempted = asyncio.Event()
+        """Set once the item was attempted, successfully or not, or is gone: the runtime's
+        readiness (`Runtime.settled`) waits for this, not for success, so a failing item in
+        its backoff never holds the daemon's readiness back."""
         self.task = asyncio.create_task(self._work(), name=f"{context.controller.name}:{pointer}")
 
     def poke(self, *, changed: bool = False) -> None:
@@ -68,6 +72,7 @@ class Item:
             try:
                 resource = await self._context.state.get(self.pointer)
             except NotFoundError:
+                self.attempted.set()
                 continue  # destroyed: the controller's run ends this task
             if not forced and self._reconciled(resource):
                 continue
@@ -77,10 +82,12 @@ class Item:
                 continue  # someone changed it meanwhile: their event pokes us again
             except Exception as error:  # a domain failure: retried, and shown on the condition
                 await self._failed(resource, error)
+                self.attempted.set()
                 await self._back_off(self._context.backoff.delay(self._failures))
                 self.poke()  # the retry
             else:
                 self._failures = 0
+                self.attempted.set()
 
     async def _back_off(self, seconds: float) -> None:
         """Wait `seconds`, or less if the item itself changes (a client fixed the spec). Drift
@@ -199,6 +206,7 @@ class Item:
 
     async def forget(self) -> None:
         """The item is gone: stop working on it and drop its condition."""
+        self.attempted.set()  # nothing left to wait for
         self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
         pointer = condition_pointer(self._context.controller.name, self.pointer)

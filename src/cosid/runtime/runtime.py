@@ -4,6 +4,12 @@ Each controller watches its primary input with bootstrap, so starting (or restar
 daemon re-applies every stored spec; weak inputs, the resync timer and inotify events on the
 controller's watched files re-queue every item; the store's DESTROYED event ends an item's
 task and its condition.
+
+Readiness (`Runtime.settled`): the runtime has settled once every controller has attempted
+every item its first bootstrap found. Attempted, not succeeded: an item that failed counts
+(it waits out its backoff and keeps retrying after readiness), and so does a controller whose
+run crashed before settling (its restarts are logged and counted); neither may keep a daemon
+from ever saying it is ready.
 """
 
 from __future__ import annotations
@@ -67,6 +73,10 @@ class ControllerRun:
         self._backoff = backoff
         self.metrics = ControllerMetrics()
         self._items: dict[str, Item] = {}
+        self.settled = asyncio.Event()
+        """Set once the first bootstrap's items were each attempted (or the run crashed)."""
+        self.settled_items = 0
+        """How many items that first bootstrap found."""
         self._context = ItemContext(
             state=state,
             controller=controller,
@@ -103,6 +113,7 @@ class ControllerRun:
             except Exception as error:
                 failures += 1
                 self.metrics.restarts += 1
+                self.settled.set()  # a crashed controller must not hold readiness back
                 delay = self._backoff.delay(failures)
                 log.error(
                     "controller crashed, restarting",
@@ -131,6 +142,9 @@ class ControllerRun:
                 for event in batch:
                     if event.type == EventType.ERRORED:
                         raise WatchLostError(event.error)
+                    if event.type == EventType.BOOTSTRAPPED and not self.settled.is_set():
+                        items = list(self._items.values())  # the whole bootstrap, poked
+                        helpers.append(asyncio.create_task(self._settle(items)))
                     if event.resource is None or event.type == EventType.BOOTSTRAPPED:
                         continue
                     pointer = event.resource.pointer
@@ -146,6 +160,11 @@ class ControllerRun:
             for helper in helpers:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def _settle(self, items: list[Item]) -> None:
+        await asyncio.gather(*(item.attempted.wait() for item in items))
+        self.settled_items = len(items)
+        self.settled.set()
 
     def _item(self, pointer: Pointer) -> Item:
         item = self._items.get(pointer.id)
@@ -229,6 +248,13 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+
+    async def settled(self) -> int:
+        """Wait until every controller has attempted every item its first bootstrap found
+        (see the module's docstring), so a start re-applies every stored spec before the daemon
+        says it is ready; returns how many items that was, over all controllers."""
+        await asyncio.gather(*(run.settled.wait() for run in self.runs.values()))
+        return sum(run.settled_items for run in self.runs.values())
 
     def controllers_of(self, kind: Kind) -> tuple[str, ...]:
         """The controllers whose items are the resources of `kind` (its primary input)."""

@@ -21,12 +21,12 @@ from cosid.resources.typed import TypedApi
 from cosid.runtime.runtime import Runtime
 from cosid.server import rpc
 from cosid.server.limits import Limits
+from cosid.server.quotas import CountingState, ResourceQuota, WatcherSlots
 from cosid.server.roles import HEALTH, REFLECTION, RUNTIME, STATE, Listener, Policy
 from cosid.server.runtime_service import RuntimeService
 from cosid.server.state_service import StateService
 from cosid.server.typed.service import TypedService
 from cosid.state.registry import Registry
-from cosid.state.state import State
 
 UNGUARDED_SERVICES = (HEALTH, REFLECTION)
 """Served by grpc's own servicers, which no role check wraps: their `REQUIRED_ROLES` entries
@@ -39,7 +39,7 @@ class Server:
 
     def __init__(
         self,
-        state: State,
+        state: CountingState,
         registry: Registry,
         limits: Limits,
         typed_apis: Sequence[TypedApi] = (),
@@ -47,10 +47,12 @@ class Server:
     ) -> None:
         self._limits = limits
         self._policy = Policy(registry, typed_apis)
+        self._watcher_slots = WatcherSlots(limits)
+        quota = ResourceQuota(state, registry, limits)
         servicers: list[tuple[object, ServiceDescriptor]] = [
-            (StateService(state, registry, limits), STATE),
+            (StateService(state, registry, limits, quota), STATE),
             *(
-                (TypedService(state, api, limits, _acting_on(api, runtime)), api.service)
+                (TypedService(state, api, limits, quota, _acting_on(api, runtime)), api.service)
                 for api in typed_apis
             ),
         ]
@@ -65,11 +67,13 @@ class Server:
         self.health = health_aio.HealthServicer()
         self.servers: dict[Listener, grpc.aio.Server] = {}
 
-    def serve_on(self, listener: Listener) -> grpc.aio.Server:
+    def serve_on(self, listener: Listener, *, by_certificate: bool = False) -> grpc.aio.Server:
         """A server for one listener (to bind its address to): every service, every call
-        checked against the listener's role before its handler runs."""
+        checked against the listener's role before its handler runs; `by_certificate`
+        (TCP): against the role of the caller's client certificate, at most the listener's."""
+        interceptor = rpc.CertificateInterceptor if by_certificate else rpc.ListenerInterceptor
         server = grpc.aio.server(
-            interceptors=[rpc.ListenerInterceptor(listener, self._policy)],
+            interceptors=[interceptor(listener, self._policy, self._watcher_slots)],
             options=[
                 ("grpc.max_receive_message_length", self._limits.max_message_bytes),
                 ("grpc.max_send_message_length", self._limits.max_message_bytes),

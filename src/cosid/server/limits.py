@@ -1,4 +1,5 @@
-"""Size limits checked at the edge, so no request can make the daemon store or hold too much."""
+"""Size and count limits checked at the edge, so no request can make the daemon store or hold
+too much."""
 
 from __future__ import annotations
 
@@ -30,6 +31,17 @@ class Limits(BaseModel):
     """Terms over all label queries of one List or Watch."""
     max_batch_items: int = Field(10_000, gt=0)
     """Items of one typed Apply (all validated, then stored in one transaction)."""
+    resources_per_type: int = Field(10_000, gt=0)
+    """Resources of one type in one namespace past which clients may create no more (State
+    Create, typed Apply); what cosid writes itself (statuses, conditions, originals) is never
+    refused."""
+    resources_per_namespace: int = Field(100_000, gt=0)
+    """The same over every type of one open namespace, where clients may invent types."""
+    watchers_total: int = Field(1000, gt=0)
+    """Watch streams open at once (State and typed), over every listener."""
+    watchers_per_connection: int = Field(100, gt=0)
+    """Watch streams open at once per client connection as gRPC tells them apart (its peer
+    address); every client of a unix socket has the same peer, so there it is per socket."""
 
     @property
     def max_resource_bytes(self) -> int:

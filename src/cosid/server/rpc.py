@@ -3,10 +3,13 @@ line per call.
 
 Handlers raise the store's or validation's errors and bind what they touched with
 `structlog.contextvars.bind_contextvars`; the wrapper first checks the listener's role
-(`roles.Guard`, from `ListenerInterceptor`), then turns errors into statuses and writes the
+(`roles.Guard`, from `ListenerInterceptor`; on TCP the role is the client certificate's, from
+`CertificateInterceptor`), then turns errors into statuses and writes the
 request line with the outcome and duration: on the audit logger (`cosid.audit`, written at
 every log level) for mutations and denied calls, with the listener, its role and the peer;
-at debug level for reads.
+at debug level for reads. A denied call's line names the resource its request asked for
+(`request_keys`), since no handler bound it. A `watch` stream also holds a watcher slot
+(`quotas.WatcherSlots`) for as long as it is open.
 `add_service` registers a servicer from its proto descriptor with decoding that never fails:
 an undecodable request reaches the wrapper, which answers INVALID_ARGUMENT naming it (grpc
 itself would answer UNKNOWN with a Python exception in the message).
@@ -15,6 +18,8 @@ itself would answer UNKNOWN with a Python exception in the message).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import functools
 import logging
 import time
@@ -31,8 +36,12 @@ from google.protobuf.message_factory import GetMessageClass
 from structlog.contextvars import bind_contextvars, clear_contextvars
 
 from cosid.resources.validation import FieldViolation
-from cosid.server.errors import EXPECTED_ERRORS, InvalidArgumentError, to_status
-from cosid.server.roles import Guard, Listener, Policy
+from cosid.server.before_call import run_before
+from cosid.server.errors import EXPECTED_ERRORS, DeniedError, InvalidArgumentError, to_status
+from cosid.server.quotas import WatcherSlots
+from cosid.server.request_keys import requested_resources
+from cosid.server.roles import Guard, Listener, Policy, Role
+from cosid.server.tls import caller_certificate, describe_peer, role_organisation
 
 log = structlog.get_logger("cosid.rpc")
 
@@ -97,14 +106,18 @@ _guard: ContextVar[Guard] = ContextVar("guard")
 """The call's method and listener: set by `ListenerInterceptor` before the handler runs (in
 the same task), checked by the handler's wrapper first thing."""
 
+_watcher_slots: ContextVar[WatcherSlots] = ContextVar("watcher_slots")
+"""Every listener's watches, counted together: set by `ListenerInterceptor` with the guard."""
+
 
 class ListenerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # generic in stubs only
     """Tells every call which listener it came in on: a grpc.aio server cannot, so each
     listener has a server of its own, with its own interceptor."""
 
-    def __init__(self, listener: Listener, policy: Policy) -> None:
+    def __init__(self, listener: Listener, policy: Policy, watcher_slots: WatcherSlots) -> None:
         self._listener = listener
         self._policy = policy
+        self._watcher_slots = watcher_slots
 
     async def intercept_service(
         self,
@@ -115,7 +128,54 @@ class ListenerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     ) -> grpc.RpcMethodHandler[Any, Any]:
         service, _, method = details.method.removeprefix("/").partition("/")
         _guard.set(Guard(self._listener, self._policy, service, method))
+        _watcher_slots.set(self._watcher_slots)
         return await continuation(details)
+
+
+class CertificateInterceptor(ListenerInterceptor):
+    """A TCP listener's: each caller's role is its client certificate's, at most the
+    listener's. Only a handler's context shows the certificate, so every handler, grpc's own
+    (health, reflection) too, is wrapped to settle the role first: a certificate that names
+    no role reaches nothing."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await super().intercept_service(continuation, details)
+        if handler is None:  # no such method: grpc answers UNIMPLEMENTED
+            return handler
+        return run_before(handler, _take_certificate_role)
+
+
+_NO_ROLE = (
+    "the client certificate names no role: its subject needs an organisation (O) of "
+    + ", ".join(role_organisation(role) for role in Role)
+)
+
+
+async def _take_certificate_role(context: Context) -> None:
+    """Give the call its certificate's role (for the guard the handler's wrapper checks), or
+    refuse it, audited, when the certificate names none."""
+    guard = _guard.get()
+    certificate = caller_certificate(context)
+    if certificate is None or certificate.role is None:
+        audit_log.info(
+            "request",
+            service=guard.service,
+            role=None,
+            listener=guard.listener.address,
+            peer=describe_peer(context),
+            rpc=guard.method,
+            code=grpc.StatusCode.PERMISSION_DENIED.name,
+            error=_NO_ROLE,
+        )
+        await context.abort(grpc.StatusCode.PERMISSION_DENIED, _NO_ROLE)
+    role = min(certificate.role, guard.listener.role)
+    _guard.set(dataclasses.replace(guard, listener=Listener(guard.listener.address, role)))
 
 
 def _log_outcome(
@@ -132,13 +192,25 @@ def _log_outcome(
             service=guard.service,
             role=guard.listener.role.value,
             listener=guard.listener.address,
-            peer=context.peer(),
+            peer=describe_peer(context),
             **outcome,
         )
-    elif code == grpc.StatusCode.INTERNAL:
+    elif code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.RESOURCE_EXHAUSTED):
         log.info("request", **outcome)
     else:
         log.debug("request", **outcome)
+
+
+def _admit(guard: Guard, request: object) -> None:
+    """Refuse a call before its handler runs: a role too low for it (the audit line then names
+    what the request asked to touch, which no handler bound), or an undecodable request."""
+    try:
+        guard.check(request)
+    except DeniedError:
+        bind_contextvars(**requested_resources(guard.service, request))
+        raise
+    if isinstance(request, Undecodable):
+        raise request.error()
 
 
 async def _abort(context: Context, error: Exception) -> None:
@@ -161,9 +233,7 @@ def unary(
             guard = _guard.get()
             started, code = time.perf_counter(), grpc.StatusCode.OK
             try:
-                guard.check(request)
-                if isinstance(request, Undecodable):
-                    raise request.error()
+                _admit(guard, request)
                 return await handler(self, request, context)
             except asyncio.CancelledError:  # the client went away or its deadline passed
                 code = grpc.StatusCode.CANCELLED
@@ -183,17 +253,35 @@ def unary(
 def stream(
     handler: StreamHandler[Service, Request, Response],
 ) -> StreamHandler[Service, Request, Response]:
+    return _streamed(handler, watches=False)
+
+
+def watch(
+    handler: StreamHandler[Service, Request, Response],
+) -> StreamHandler[Service, Request, Response]:
+    """A stream that holds a watcher slot while it is open (RESOURCE_EXHAUSTED when none is
+    free, see `WatcherSlots`): watches, unlike Lists, stay open for as long as clients like."""
+    return _streamed(handler, watches=True)
+
+
+def _streamed(
+    handler: StreamHandler[Service, Request, Response], *, watches: bool
+) -> StreamHandler[Service, Request, Response]:
     @functools.wraps(handler)
     async def run(self: Service, request: Request, context: Context) -> AsyncIterator[Response]:
         clear_contextvars()
         guard = _guard.get()
         started, code = time.perf_counter(), grpc.StatusCode.OK
         try:
-            guard.check(request)
-            if isinstance(request, Undecodable):
-                raise request.error()
-            async for response in handler(self, request, context):
-                yield response
+            _admit(guard, request)
+            slot = (
+                _watcher_slots.get().held(guard.listener.address, context.peer())
+                if watches
+                else contextlib.nullcontext()
+            )
+            with slot:
+                async for response in handler(self, request, context):
+                    yield response
         except asyncio.CancelledError:
             code = grpc.StatusCode.CANCELLED
             raise

@@ -14,6 +14,7 @@ from cosid.server import rpc
 from cosid.server.errors import DeniedError, WatcherOverrunError
 from cosid.server.event_cache import WireEventCache
 from cosid.server.limits import Limits
+from cosid.server.quotas import ResourceQuota
 from cosid.server.validation import (
     check_single_watch_options,
     check_spec,
@@ -60,10 +61,13 @@ class TargetedRequest(Protocol):
 
 
 class StateService(state_pb2_grpc.StateServicer):
-    def __init__(self, state: State, registry: Registry, limits: Limits) -> None:
+    def __init__(
+        self, state: State, registry: Registry, limits: Limits, quota: ResourceQuota
+    ) -> None:
         self._state = state
         self._registry = registry
         self._limits = limits
+        self._quota = quota
         self._wire_events = WireEventCache()
 
     def _readable(self, kind: Kind) -> None:
@@ -120,6 +124,7 @@ class StateService(state_pb2_grpc.StateServicer):
         resource = self._resource(request.resource, "resource")
         owner = owner_from_request(request.options.owner, "options.owner", self._limits)
         check_spec(self._writable(resource.pointer.kind), resource, "resource")
+        self._quota.check_creations([resource.pointer.kind])
         stored = await self._state.create(resource, owner)
         bind_contextvars(new_version=stored.version)
         return state_pb2.CreateResponse(resource=resource_to_wire(stored))
@@ -161,7 +166,7 @@ class StateService(state_pb2_grpc.StateServicer):
         await self._state.teardown_and_destroy(*await self._target(request))
         return state_pb2.TeardownAndDestroyResponse()
 
-    @rpc.stream
+    @rpc.watch
     async def Watch(
         self, request: state_pb2.WatchRequest, context: Context
     ) -> AsyncIterator[state_pb2.WatchResponse]:

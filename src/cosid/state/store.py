@@ -145,6 +145,28 @@ class Store:
             return []
         return [r for r in collection.sorted_resources() if query.matches(r)]
 
+    def count(self, namespace: str, type: str | None = None) -> int:
+        """How many resources a namespace holds (of one type, if given), writes staged in this
+        turn of the event loop included: what a quota checks just before a write, so writers
+        racing in one turn cannot all pass it. Reads sizes, never resources: one lookup for a
+        type, a pass over the store's types for a whole namespace."""
+
+        def counted(kind: Kind) -> bool:
+            return kind.namespace == namespace and type in (None, kind.type)
+
+        kinds = (
+            [k for k in self._collections if counted(k)]
+            if type is None
+            else [Kind(namespace, type)]
+        )
+        total = sum(len(c.resources) for k in kinds if (c := self._existing(k)) is not None)
+        for pointer, staged in self._group._latest.items():  # at most one turn's writes
+            if counted(pointer.kind):
+                collection = self._existing(pointer.kind)
+                stored = collection is not None and pointer.id in collection.resources
+                total += (staged is not None) - stored
+        return total
+
     async def create(self, resource: Resource, owner: str = "") -> Resource:
         pointer = resource.pointer
         if self._latest(pointer) is not None:

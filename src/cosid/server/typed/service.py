@@ -21,6 +21,7 @@ from cosid.resources.validation import FieldViolation
 from cosid.server import rpc
 from cosid.server.errors import InvalidArgumentError, StatusError
 from cosid.server.limits import Limits
+from cosid.server.quotas import ResourceQuota
 from cosid.server.typed.apply import plan, validate_items
 from cosid.server.typed.convergence import describe_failure, wait_converged, wait_seconds
 from cosid.server.typed.views import Views
@@ -41,11 +42,13 @@ class TypedService:
         state: State,
         api: TypedApi,
         limits: Limits,
+        quota: ResourceQuota,
         controllers: Sequence[str] = (),
     ) -> None:
         self._state = state
         self._api = api
         self._limits = limits
+        self._quota = quota
         self._views = Views(state, api, controllers)
 
     def _pointer(self, id: str) -> Pointer:
@@ -76,7 +79,7 @@ class TypedService:
         for spec in await self._state.list(self._api.specs, query):
             yield await self._views.of(spec)
 
-    @rpc.stream
+    @rpc.watch
     async def Watch(
         self, request: common_pb2.WatchRequest, context: Context
     ) -> AsyncIterator[Message]:
@@ -101,9 +104,13 @@ class TypedService:
         planned = await plan(self._api, self._state, items, diffs=options.dry_run)
         changes = [p.change() for p in planned]
         bind_contextvars(
+            resource=str(self._api.specs),
             items=len(planned),
             dry_run=options.dry_run,
             changes={p.resource.metadata.id: common_pb2.Action.Name(p.action) for p in planned},
+        )
+        self._quota.check_creations(
+            [p.resource.pointer.kind for p in planned if p.action == common_pb2.ACTION_CREATE]
         )
         if options.dry_run:
             return self._api.apply_response_message(changes=changes)
