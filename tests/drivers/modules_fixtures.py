@@ -26,7 +26,6 @@ kernel does for the unknown symbols), counts references and holders, and records
 from __future__ import annotations
 
 import errno
-import fcntl
 import functools
 import lzma
 import os
@@ -35,17 +34,14 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-CACHE = REPOSITORY / ".cache" / "kernel-modules"
-PACKAGE = "linux-image-6.12-cloud-amd64"
-"""A meta package of Debian 12's 6.12 kernels, depending on the current image package. Its
-modules are xz-compressed (6.1's are not); the cloud flavour is the smallest download."""
+from tests.support import debian
+
+CACHE = debian.CACHE / "kernel-modules"
 MODULES = ("dummy", "bonding", "tls", "8021q", "garp", "mrp", "stp", "llc", "bridge")
 """Kept from the package: `bonding` needs `tls`; `8021q` and `bridge` share `stp` and `llc`."""
 INDEX = ("modules.dep", "modules.alias", "modules.builtin")
@@ -74,7 +70,7 @@ def debian_modules() -> DebianModules:
     if _failures:
         pytest.fail(_failures[0], pytrace=False)
     CACHE.mkdir(parents=True, exist_ok=True)
-    with _locked(CACHE / ".lock"):  # other test runs in this checkout wait for one download
+    with debian.locked(CACHE / ".lock"):  # other test runs in this checkout wait for one download
         found = _cached()
         if found is None:
             try:
@@ -83,7 +79,7 @@ def debian_modules() -> DebianModules:
                 detail = getattr(error, "stderr", "") or ""
                 _failures.append(
                     f"cannot prepare the Debian kernel modules the module tests need "
-                    f"({PACKAGE} from the Debian mirror): {error}\n{detail}"
+                    f"({debian.KERNEL_FLAVOURS['cloud']} from the Debian mirror): {error}\n{detail}"
                 )
                 pytest.fail(_failures[0], pytrace=False)
     return found
@@ -98,29 +94,14 @@ def _cached() -> DebianModules | None:
     return DebianModules(releases[-1].name, releases[-1]) if releases else None
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with path.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
 def _prepare() -> DebianModules:
     with tempfile.TemporaryDirectory(dir=CACHE, prefix=".work-") as work_name:
         work = Path(work_name)
-        image = _image_package()
-        _run("apt-get", "-q", "-o", "APT::Sandbox::User=root", "download", image, "kmod", cwd=work)
-        _run("dpkg-deb", "-x", str(_one(work.glob(f"{image}_*.deb"))), str(work / "image"))
-        _run("dpkg-deb", "-x", str(_one(work.glob("kmod_*.deb"))), str(work / "kmod"))
+        image = debian.image_package("cloud")
+        debs = debian.download([image, "kmod"], work)
+        debian.unpack(debs[image], work / "image")
         release = _one((work / "image" / "lib" / "modules").iterdir()).name
-        depmod = work / "kmod" / "bin" / "kmod"  # kmod is depmod when called by that name
-        subprocess.run(
-            ["depmod", "-b", str(work / "image"), release],
-            executable=depmod,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        debian.depmod(work / "image", release, debs["kmod"], work)
         full = work / "image" / "lib" / "modules" / release
         kept = work / "kept"
         kept.mkdir()
@@ -131,21 +112,6 @@ def _prepare() -> DebianModules:
             shutil.copy2(full / file, kept / file)
         kept.rename(CACHE / release)
     return DebianModules(release, CACHE / release)
-
-
-def _image_package() -> str:
-    """The image package the meta package names now (asking apt to update its lists once,
-    should it not know the meta package yet)."""
-    for attempt in range(2):
-        found = subprocess.run(
-            ["apt-cache", "depends", PACKAGE], capture_output=True, text=True, check=False
-        )
-        names = re.findall(r"Depends: (linux-image-\S+)", found.stdout)
-        if names:
-            return str(names[0])
-        if attempt == 0:
-            _run("apt-get", "update", "-q")
-    raise RuntimeError(f"apt knows no package {PACKAGE}: {found.stderr.strip()}")
 
 
 def _files_of(modules_dep: Path, names: tuple[str, ...]) -> list[str]:
@@ -162,10 +128,6 @@ def _files_of(modules_dep: Path, names: tuple[str, ...]) -> list[str]:
 def _one(paths: Iterator[Path]) -> Path:
     [path] = list(paths)
     return path
-
-
-def _run(*command: str, cwd: Path | None = None) -> None:
-    subprocess.run(command, cwd=cwd, check=True, capture_output=True, text=True, timeout=300)
 
 
 def builtin_module_here() -> str:

@@ -83,7 +83,14 @@ class TypedStub:
 
 @asynccontextmanager
 async def typed_stub(daemon: Daemon, api: TypedApi) -> AsyncIterator[TypedStub]:
-    async with grpc.aio.insecure_channel(daemon.endpoint) as channel:
+    async with typed_stub_at(daemon.endpoint, api) as stub:
+        yield stub
+
+
+@asynccontextmanager
+async def typed_stub_at(target: str, api: TypedApi) -> AsyncIterator[TypedStub]:
+    """A stub on a plain channel to `target` (a unix socket, or the test VM's forwarded port)."""
+    async with grpc.aio.insecure_channel(target) as channel:
         yield TypedStub(channel, api)
 
 
