@@ -33,6 +33,7 @@ GUEST_FILES = Path(__file__).parent / "guest"
 UNITS = REPOSITORY / "systemd"
 GRPC_PORT = 50051
 AGENT_PORT = 50052
+CONFIG_PATH = "/etc/cosid/config.yaml"
 BOOT_TIMEOUT = float(os.environ.get("COSID_VM_BOOT_TIMEOUT", "300"))
 MEMORY_MB = 1536
 KERNEL_COMMAND_LINE = (
@@ -149,6 +150,14 @@ class Machine:
             time.sleep(0.5)
         raise VmError(f"{unit} is not active after {timeout:.0f} s ({state})\n{self.tail()}")
 
+    def reconfigure(self, settings: dict[str, object]) -> None:
+        """Restart cosid with `settings` over the config it booted with (e.g. another driver:
+        `{"domains": {"dns": {"driver": "resolved"}}}`); `{}` goes back to that config."""
+        config = {**_example_config(), **self.config, **settings}
+        self.check("tee", CONFIG_PATH, input=yaml.safe_dump(config))
+        self.check("systemctl", "restart", "cosid.service", timeout=BOOT_TIMEOUT)
+        self.wait_active("cosid.service")
+
     def boot_id(self) -> str:
         return self.check("cat", "/proc/sys/kernel/random/boot_id").strip()
 
@@ -198,7 +207,6 @@ def _build_config_layer(target: Path, config: dict[str, object]) -> None:
     example config from systemd/ installed as a package would install them, with `config`'s
     settings over the example's."""
     shutil.copytree(GUEST_FILES, target)
-    shutil.copytree(UNITS / "etc", target / "etc", dirs_exist_ok=True)
     etc = target / "etc"
     for unit in sorted([*UNITS.glob("*.service"), *UNITS.glob("*.socket")]):
         shutil.copy2(unit, etc / "systemd" / "system" / unit.name)
@@ -206,8 +214,13 @@ def _build_config_layer(target: Path, config: dict[str, object]) -> None:
         for file in UNITS.glob(f"*.{suffix}"):
             (etc / directory).mkdir(exist_ok=True)
             shutil.copy2(file, etc / directory / f"{file.stem}.conf")
-    config_file = etc / "cosid" / "config.yaml"
-    config_file.write_text(yaml.safe_dump({**yaml.safe_load(config_file.read_text()), **config}))
+    (target / CONFIG_PATH.lstrip("/")).write_text(yaml.safe_dump({**_example_config(), **config}))
+
+
+def _example_config() -> dict[str, object]:
+    """The example config shipped with the units."""
+    example: dict[str, object] = yaml.safe_load((UNITS / CONFIG_PATH.lstrip("/")).read_text())
+    return example
 
 
 def _free_port() -> int:

@@ -9,6 +9,7 @@ own mount namespace under systemd.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ WAIT = 120.0
 """Deadline of an Apply with wait: TCG is slow, and the first calls import lazily."""
 
 
-def links_named(vm: Machine, *names: str) -> dict[str, dict[str, object]]:
+def links_named(vm: Machine, *names: str) -> dict[str, Any]:
     found = json.loads(vm.check("ip", "-j", "-d", "link", "show"))
     return {link["ifname"]: link for link in found if link["ifname"] in names}
 
