@@ -28,9 +28,11 @@ run: $(INSTALLED)
 	@echo "  $(BIN)/cosictl get namespaces"
 	$(BIN)/cosid --sandbox --state-dir $(RUN_DIR)/state --listen unix://$(RUN_DIR)/cosid.sock
 
-## system-tools: what the tests use to check the kernel from outside (never the daemon)
-TEST_TOOLS := ip sysctl setpriv nsenter
-TEST_PACKAGES := iproute2 procps util-linux
+## system-tools: what the tests use to check the kernel from outside (never the daemon), and
+## what the test VM boots with (QEMU; the guest's root is the host's own: systemd, dbus, python3)
+TEST_TOOLS := ip sysctl setpriv nsenter findmnt dbus-daemon systemctl /usr/bin/python3 \
+	qemu-system-x86_64
+TEST_PACKAGES := iproute2 procps util-linux dbus systemd python3 qemu-system-x86
 system-tools:
 	@missing=$$(for tool in $(TEST_TOOLS); do command -v $$tool >/dev/null || echo $$tool; done); \
 	if [ -n "$$missing" ]; then \

@@ -73,6 +73,20 @@ class Machine:
 
     def start(self) -> None:
         """Boot, and return once the agent answers and cosid is active (READY=1 was sent)."""
+        command = self._command(("-serial", f"file:{self.console}"), KERNEL_COMMAND_LINE)
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=(self.workdir / "qemu.log").open("wb")
+        )
+        self.wait_active("cosid.service")
+
+    def shell(self) -> int:
+        """Boot with the console on this terminal and a root shell on it (Ctrl-A X quits
+        QEMU); returns QEMU's exit code."""
+        line = f"{KERNEL_COMMAND_LINE} systemd.wants=serial-getty@ttyS0.service"
+        return subprocess.run(self._command(("-serial", "mon:stdio"), line)).returncode
+
+    def _command(self, console: tuple[str, str], kernel_command_line: str) -> list[str]:
+        """QEMU's command line, the layers and the initramfs made for it."""
         config_layer = self.workdir / "config-layer"
         _build_config_layer(config_layer, self.config)
         self.state.mkdir(exist_ok=True)
@@ -94,18 +108,15 @@ class Machine:
             *("-cpu", "max", "-smp", "2", "-m", str(MEMORY_MB)),
             *("-nographic", "-nodefaults", "-no-user-config"),
             *("-kernel", str(self.kit.kernel), "-initrd", str(self.workdir / "initramfs.img")),
-            *("-append", KERNEL_COMMAND_LINE),
-            *("-serial", f"file:{self.console}"),
+            *("-append", kernel_command_line),
+            *console,
             *("-netdev", self._netdev(), "-device", "virtio-net-pci,netdev=net0"),
         ]
         for tag, (path, readonly) in shares.items():
             options = f"local,id={tag},path={path},security_model=none,multidevs=remap"
             command += ["-fsdev", options + (",readonly=on" if readonly else "")]
             command += ["-device", f"virtio-9p-pci,fsdev={tag},mount_tag={tag}"]
-        self._process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=(self.workdir / "qemu.log").open("wb")
-        )
-        self.wait_active("cosid.service")
+        return command
 
     def _netdev(self) -> str:
         forwards = [
