@@ -126,7 +126,7 @@ async def test_an_activated_socket_serves_with_its_listeners_role(workdir: Path)
             daemon.stop()
 
         assert refused.code() == grpc.StatusCode.PERMISSION_DENIED
-        assert "this socket's role is reader" in str(refused.details())
+        assert "the caller's role is reader" in str(refused.details())
         assert reader_path.is_socket()
         assert not daemon.socket.exists(), "the daemon's own socket is removed as ever"
         records = daemon.log_records()

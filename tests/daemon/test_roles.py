@@ -203,7 +203,7 @@ async def test_each_role_may_call_what_it_needs_and_nothing_more(
         assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
         method = rpc.rpartition(".")[2]
         assert refused.value.details() == (
-            f"this socket's role is {role.value}; {method} needs {needed.value}"
+            f"the caller's role is {role.value}; {method} needs {needed.value}"
         )
         await health(channel, name)  # the daemon keeps serving
     async with grpc.aio.insecure_channel(sockets.daemon.endpoint) as admin:
@@ -330,7 +330,7 @@ async def test_a_listener_caps_the_role_of_every_certificate(sockets: Sockets) -
         await state_get(channel, "capped")
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await state_create(channel, "capped")
-    assert refused.value.details() == "this socket's role is reader; Create needs operator"
+    assert refused.value.details() == "the caller's role is reader; Create needs operator"
 
 
 def test_cosictl_reaches_tcp_with_its_certificate(sockets: Sockets) -> None:

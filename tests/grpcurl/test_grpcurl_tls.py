@@ -63,7 +63,7 @@ def test_the_certificates_role_decides_what_it_may_change(listener: TcpListener)
 
     refused = listener.grpcurl_as(Role.READER).run(f"{STATE}/Create", flags=["-d", "{}"])
     assert refused.returncode == GRPC_STATUS_EXIT_BASE + PERMISSION_DENIED, refused.stderr
-    assert "this socket's role is reader; Create needs operator" in refused.stderr
+    assert "the caller's role is reader; Create needs operator" in refused.stderr
 
 
 @pytest.mark.parametrize(

@@ -151,4 +151,4 @@ class Guard:
         needed, what = self.policy.required(self.service, self.method, request)
         role = self.listener.role
         if role < needed:
-            raise DeniedError(f"this socket's role is {role.value}; {what} needs {needed.value}")
+            raise DeniedError(f"the caller's role is {role.value}; {what} needs {needed.value}")
