@@ -30,6 +30,10 @@ def links_named(vm: Machine, *names: str) -> dict[str, Any]:
     return {link["ifname"]: link for link in found if link["ifname"] in names}
 
 
+def loaded_modules(vm: Machine) -> set[str]:
+    return {line.split()[0] for line in vm.check("cat", "/proc/modules").splitlines()}
+
+
 async def test_sysctl_is_set_and_restored(vm: Machine) -> None:
     key = "net.ipv4.ip_forward"
     before = vm.check("sysctl", "-n", key).strip()
@@ -45,11 +49,11 @@ async def test_module_loads_with_parameters_and_unloads(vm: Machine) -> None:
     async with typed_stub_at(vm.grpc_target, modules.API) as stub:
         spec = stub.item({"name": "dummy", "parameters": {"numdummies": "2"}})
         await stub.apply(spec, wait=True, deadline=WAIT)
-        assert "dummy " in vm.check("cat", "/proc/modules")
+        assert "dummy" in loaded_modules(vm)
         # numdummies has no sysfs file (its mode is 0): the two links it made show it
         assert set(links_named(vm, "dummy0", "dummy1")) == {"dummy0", "dummy1"}
         await stub.delete("dummy", WAIT)
-    assert "dummy " not in vm.check("cat", "/proc/modules")
+    assert "dummy" not in loaded_modules(vm)
 
 
 async def test_link_kinds_of_the_debian_kernel(vm: Machine) -> None:
@@ -75,6 +79,10 @@ async def test_link_kinds_of_the_debian_kernel(vm: Machine) -> None:
         for name in ("vmvlan100", "vmdummy1", "vmbond0", "vmdummy0"):
             await stub.delete(name, WAIT)
     assert links_named(vm, "vmdummy0", "vmbond0", "vmdummy1", "vmvlan100") == {}
+    async with typed_stub_at(vm.grpc_target, modules.API) as stub:
+        for module in ("8021q", "bonding", "dummy"):
+            await stub.delete(module, WAIT)
+    assert not {"8021q", "bonding", "dummy"} & loaded_modules(vm)
 
 
 async def test_tmpfs_mount_and_its_removal(vm: Machine) -> None:
