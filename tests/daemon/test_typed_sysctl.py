@@ -184,6 +184,20 @@ async def test_wait_reports_the_failure_and_the_other_items_still_converge(
     await stub.delete(refused)  # it never changed anything, so there is nothing to undo
 
 
+async def test_a_failing_wait_on_a_big_batch_still_fits_the_trailers(stub: TypedStub) -> None:
+    """600 refused items: the detail carries what fits (grpc clients refuse trailers past
+    16 KiB with RESOURCE_EXHAUSTED, which would hide the real answer)."""
+    keys = [f"kernel.cosid_missing_{number}" for number in range(600)]
+    error = await rpc_error(stub.apply(*[item(stub, key, "1") for key in keys], wait=True))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "600 of 600 failed" in (error.details() or "")
+    [response] = status_details(error, sysctl.API.apply_response_message)
+    assert 0 < len(response.changes) < len(keys)
+    assert [c.id for c in response.changes] == keys[: len(response.changes)]
+    for key in keys:
+        await stub.delete(key)
+
+
 async def test_running_out_of_wait_time_returns_the_current_status(stub: TypedStub) -> None:
     key = "net.ipv4.tcp_synack_retries"
     error = await rpc_error(stub.apply(item(stub, key, "4"), wait=True, wait_timeout=0))

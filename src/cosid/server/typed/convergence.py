@@ -137,11 +137,15 @@ async def _not_converged(
     summary: str,
 ) -> StatusError:
     """The error, its message naming the first failure and why, its detail an ApplyResponse
-    with what Apply changed and the views of the items not done (as many as fit the
-    trailers: diffs are left out)."""
-    response = views.api.apply_response_message(
-        changes=[common_pb2.Change(id=c.id, action=c.action) for c in changes]
-    )
+    with what Apply changed and the views of the items not done, as many of each as fit the
+    trailers (half the room for the changes; diffs are left out): a batch of 1000 must not
+    turn the answer into the client's "metadata size exceeds hard limit"."""
+    response = views.api.apply_response_message()
+    for change in changes:
+        entry = common_pb2.Change(id=change.id, action=change.action)
+        if response.ByteSize() + entry.ByteSize() >= MAX_DETAIL_BYTES // 2:
+            break
+        response.changes.append(entry)  # type: ignore[attr-defined]
     reasons: list[str] = []
     for id in ids:
         reasons.extend(
