@@ -40,6 +40,7 @@ def test_every_domain_has_its_driver_and_the_top_level_resync_by_default() -> No
         "mounts",
         "links",
         "addresses",
+        "routes",
     }
     assert set(by_default.values()) == {60.0}
     assert set(resyncs({"resync_seconds": 5}).values()) == {5.0}

@@ -32,6 +32,7 @@ CONTROLLERS = [
     "modules-persist",
     "motd",
     "mounts",
+    "routes",
     "sysctl",
     "sysctl-persist",
 ]

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import pytest
 
-from cosid.resources import dns, hostname, links, modules, motd, mounts, sysctl
+from cosid.resources import dns, hostname, links, modules, motd, mounts, routes, sysctl
 from cosid.resources.catalog import TYPED_APIS
 from cosid.resources.typed import TypedApi
 from tests.support.daemon import Daemon, running_daemon
@@ -107,6 +107,15 @@ BAD_ITEMS: list[tuple[TypedApi, dict[str, Any], dict[str, Any], str]] = [
         {"name": "b", "kind": "bond", "bond": {"mode": "fastest"}},
         {},
         "items[0].spec.bond.mode",
+    ),
+    (routes.API, {"destination": "10.0.0.1/8", "link": "eth0"}, {}, "items[0].spec.destination"),
+    (routes.API, {"destination": "default", "link": "eth0"}, {}, "items[0].spec.destination"),
+    (routes.API, {"destination": "::/0", "gateway": "10.0.0.1"}, {}, "items[0].spec.gateway"),
+    (
+        routes.API,
+        {"destination": "10.0.0.0/8", "link": "eth0", "metric": 1},
+        {"id": "main/10.0.0.0/8/0"},
+        "items[0].metadata.id",
     ),
 ]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from cosid.drivers.mounts.watch import MountTableWatcher
+from cosid.runtime.controller import Notice
 from tests.drivers.mountns import MountNamespace, guarded_mountns
 
 QUIET = 0.2
@@ -58,7 +59,7 @@ def test_a_change_wakes_it_once(mountns: MountNamespace, tmp_path: Path) -> None
 
 
 def test_close_ends_the_iteration(mountns: MountNamespace) -> None:
-    async def scenario() -> list[None]:
+    async def scenario() -> list[Notice]:
         watcher = MountTableWatcher()
         asyncio.get_running_loop().call_later(0.05, watcher.close)
         seen = [change async for change in watcher]

@@ -14,6 +14,7 @@ from cosid.drivers.network.addresses import NetlinkAddressDriver
 from cosid.drivers.network.driver import AddressDriver, AddressLinkNotFoundError
 from cosid.drivers.network.netlink import NetlinkLinkDriver
 from cosid.resources.addresses import AddressSpec
+from cosid.runtime.controller import Notice
 from tests.drivers.netns import NetNamespace, fresh_netns, unavailable
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
@@ -92,14 +93,40 @@ def test_a_missing_link_is_link_not_found(netns: NetNamespace) -> None:
     netns.run(scenario())
 
 
-def test_changes_wake_on_an_address_change(netns: NetNamespace) -> None:
+def test_changes_tell_cosids_own_address_changes_from_others(netns: NetNamespace) -> None:
+    """The kernel stamps a notification with the port of the socket whose request caused it:
+    cosid's own add is OWN, `ip addr add` is DRIFT (what decides whether every item is
+    reconciled, or only those waiting)."""
+
     async def scenario() -> None:
         links = NetlinkLinkDriver()
         driver = NetlinkAddressDriver(links)
         changes = driver.changes()
         try:
             await driver.add(AddressSpec(link="v0", address="10.0.0.5/24"))
+            assert await asyncio.wait_for(anext(changes), 1) == Notice.OWN
+            netns.exec("ip", "addr", "add", "10.0.0.6/24", "dev", "v0")
+            assert await asyncio.wait_for(anext(changes), 1) == Notice.DRIFT
+        finally:
+            changes.close()
+            links.close()
+
+    netns.run(scenario())
+
+
+def test_finds_share_one_dump_until_a_change(netns: NetNamespace) -> None:
+    async def scenario() -> None:
+        links = NetlinkLinkDriver()
+        driver = NetlinkAddressDriver(links)
+        changes = driver.changes()
+        try:
+            found = await asyncio.gather(*(driver.find("v0", "10.0.0.5/24") for _ in range(50)))
+            assert found == [None] * 50
+            assert driver.snapshot.reads == 1
+            netns.exec("ip", "addr", "add", "10.0.0.5/24", "dev", "v0")
             await asyncio.wait_for(anext(changes), 1)
+            assert await driver.find("v0", "10.0.0.5/24") is not None
+            assert driver.snapshot.reads == 2
         finally:
             changes.close()
             links.close()

@@ -11,7 +11,7 @@ import pytest
 
 from cosid.runtime.backoff import Backoff
 from cosid.runtime.conditions import Reason
-from cosid.runtime.controller import Input, Outcome, Output, Strength
+from cosid.runtime.controller import Input, Notice, Outcome, Output, Strength
 from cosid.runtime.runtime import ControllerSetupError, Runtime
 from cosid.state.errors import NotFoundError
 from cosid.state.resource import Kind, Phase, Pointer
@@ -374,7 +374,7 @@ class AnnouncingRecorder(Recorder):
 
     def __init__(self) -> None:
         super().__init__(name="widgets")
-        self.notices: asyncio.Queue[None] = asyncio.Queue()
+        self.notices: asyncio.Queue[Notice] = asyncio.Queue()
         self.closed = False
 
     def changes(self) -> AnnouncingRecorder:
@@ -383,16 +383,16 @@ class AnnouncingRecorder(Recorder):
     def __aiter__(self) -> AnnouncingRecorder:
         return self
 
-    async def __anext__(self) -> None:
+    async def __anext__(self) -> Notice:
         if self.closed:
             raise StopAsyncIteration
-        await self.notices.get()
+        return await self.notices.get()
 
     def close(self) -> None:
         self.closed = True
 
-    def announce(self) -> None:
-        self.notices.put_nowait(None)
+    def announce(self, notice: Notice = Notice.DRIFT) -> None:
+        self.notices.put_nowait(notice)
 
 
 async def test_a_change_notice_reconciles_every_item_and_ends_with_the_run(store: Store) -> None:
@@ -448,5 +448,69 @@ async def test_drift_notices_do_not_cut_a_failing_items_backoff_short(store: Sto
             return found is not None and found.ready
 
         await eventually(converged)
+    finally:
+        await runtime.stop()
+
+
+class WaitingError(Exception):
+    """A driver error saying the item waits for something else to appear."""
+
+    reason = "WaitingForLink"
+
+
+async def test_an_own_notice_retries_only_the_waiting_items_at_once(store: Store) -> None:
+    """cosid's own change (a link it made) may be what an item waits for: that item is
+    retried at once, in spite of a long backoff; converged items are not reconciled again."""
+    recorder = AnnouncingRecorder()
+    recorder.failing["waits"] = WaitingError("no link yet")
+    runtime = Runtime(store, [recorder], backoff=Backoff(initial_seconds=30.0, max_seconds=30.0))
+    runtime.start()
+    try:
+        for item_id in ("done", "waits"):
+            await store.create(widget(item_id))
+
+        async def settled() -> bool:
+            condition = await condition_of(store, "widgets", "waits")
+            return bool(recorder.reconciled) and condition is not None and condition.attempts > 0
+
+        await eventually(settled)
+        assert runtime.runs["widgets"].waiting == 1
+        await asyncio.sleep(0.2)  # the item's own finalizer event may retry it once more
+        before = await condition_of(store, "widgets", "waits")
+        await asyncio.sleep(0.2)
+        assert await condition_of(store, "widgets", "waits") == before, "in its 30 s backoff"
+        del recorder.failing["waits"]  # the link is there now
+        recorder.announce(Notice.OWN)
+
+        async def converged() -> bool:
+            found = await condition_of(store, "widgets", "waits")
+            return found is not None and found.ready
+
+        await eventually(converged)
+        assert sorted(item for item, _ in recorder.reconciled) == ["done", "waits"]
+    finally:
+        await runtime.stop()
+
+
+async def test_an_own_notice_leaves_converged_items_alone(store: Store) -> None:
+    recorder = AnnouncingRecorder()
+    runtime = Runtime(store, [recorder], backoff=FAST)
+    runtime.start()
+    try:
+        await store.create(widget("a"))
+
+        async def once() -> bool:
+            return len(recorder.reconciled) == 1
+
+        await eventually(once)
+        recorder.announce(Notice.OWN)
+        await asyncio.sleep(0.2)
+        assert len(recorder.reconciled) == 1, "an OWN notice reconciles no converged item"
+        recorder.announce(Notice.DRIFT)
+
+        async def again() -> bool:
+            return len(recorder.reconciled) == 2
+
+        await eventually(again)
     finally:
         await runtime.stop()

@@ -12,6 +12,16 @@ temporary file it renames over it go there). Both go with the process. The test 
 namespace's name with `nsenter ... hostname` and its file through /proc/<pid>/root, never
 through anything of cosid's.
 
+`private_resolved` starts systemd-resolved (unpacked from Debian's package into the VM kit,
+never installed on the host: its install rewrites /etc/resolv.conf) on that bus, in mount and
+network namespaces of its own. Its /etc is an overlay of the host's with a tmpfs on top: it
+gains the ``systemd-resolve`` user (as ``nobody``'s uid, which the host's dbus-daemon knows),
+and /etc/resolv.conf is the link to resolved's stub, as on a node that runs it (resolved
+imports the servers of any other file as global ones). A directory of the test's is bound on
+its /etc/systemd/resolved.conf.d, and /run is a tmpfs, so what it writes there
+(stub-resolv.conf) and its stub listener on 127.0.0.53 stay private. `Resolved.restart` is
+what systemd's RestartUnit would do.
+
 Every process started here is stopped when its block ends, whatever happened.
 """
 
@@ -32,10 +42,14 @@ from pathlib import Path
 import pytest
 
 from tests.support.requirements import namespaces_unavailable
+from tests.vm.kit import kit
 
 DBUS_DAEMON = "/usr/bin/dbus-daemon"
 HOSTNAMED = "/lib/systemd/systemd-hostnamed"
 HOSTNAMED_SERVICE = "org.freedesktop.hostname1"
+RESOLVED_SERVICE = "org.freedesktop.resolve1"
+RESOLVED_IN_KIT = "usr/lib/systemd/systemd-resolved"
+"""Where the VM kit's packages layer has systemd-resolved (`tests.vm.kit`)."""
 START_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0
 TOOL_TIMEOUT = 5.0
@@ -65,6 +79,27 @@ exec "$3"
 """
 """Run by ``unshare --uts --mount --propagation private``: nothing it mounts or names leaves
 the namespaces, which die with hostnamed."""
+
+
+_RESOLVED_SCRIPT = """set -e
+mount -t tmpfs -o mode=0700 cosid-test "$1"
+mkdir "$1/upper" "$1/work"
+mount -t overlay cosid-test -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc
+echo 'systemd-resolve:x:65534:65534::/:/usr/sbin/nologin' >> /etc/passwd
+echo 'systemd-resolve:x:65534:' >> /etc/group
+ln -sfn ../run/systemd/resolve/stub-resolv.conf /etc/resolv.conf
+mkdir -p /etc/systemd/resolved.conf.d
+mount --bind "$2" /etc/systemd/resolved.conf.d
+mount -t tmpfs cosid-test /run
+mkdir -p /run/systemd/resolve /run/dbus
+chown 65534:65534 /run/systemd/resolve
+touch /run/dbus/system_bus_socket
+mount --bind "$3" /run/dbus/system_bus_socket
+exec "$4"
+"""
+"""Run by ``unshare --mount --net --propagation private``: nothing it mounts, writes under /run
+or binds leaves the namespaces, which die with resolved. The bus socket is bound to the
+well-known path, since resolved runs as ``nobody``, who may not enter the test's directory."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +152,74 @@ class Hostnamed:
             yield
         finally:
             os.kill(self.pid, signal.SIGCONT)
+
+
+class Resolved:
+    """A systemd-resolved in namespaces of its own, reading its drop-ins from `drop_ins`."""
+
+    def __init__(self, bus: PrivateBus, directory: Path, drop_ins: Path, program: Path) -> None:
+        self.bus = bus
+        self.directory = directory
+        self.drop_ins = drop_ins
+        self.program = program
+        self.starts = 0
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start it and wait until it owns its name on the bus."""
+        self.starts += 1
+        scratch = self.directory / f"start-{self.starts}"
+        scratch.mkdir(parents=True)
+        environment = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
+        environment["DBUS_SYSTEM_BUS_ADDRESS"] = "unix:path=/run/dbus/system_bus_socket"
+        environment["SYSTEMD_LOG_LEVEL"] = "warning"
+        log = self.directory / f"start-{self.starts}.log"
+        with log.open("w") as errors:
+            self._process = subprocess.Popen(
+                [
+                    *("unshare", "--mount", "--net", "--propagation", "private"),
+                    *("sh", "-c", _RESOLVED_SCRIPT, "sh", str(scratch), str(self.drop_ins)),
+                    *(str(self.bus.socket), str(self.program)),
+                ],
+                env=environment,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+            )
+        try:
+            _await_owner(self.bus, RESOLVED_SERVICE, self._process)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}: {log.read_text().strip()}") from None
+
+    def stop(self) -> None:
+        if self._process is not None:
+            _stop(self._process)
+            self._process = None
+
+    def restart(self) -> None:
+        """Stop it and start it again: it rereads its configuration, as under RestartUnit."""
+        self.stop()
+        self.start()
+
+    def global_dns(self) -> str:
+        """What ``busctl`` says of its Manager's DNS and Domains properties (not cosid's
+        code)."""
+        return subprocess.run(
+            [
+                *(shutil.which("busctl") or "busctl", f"--address={self.bus.address}"),
+                *("get-property", RESOLVED_SERVICE, "/org/freedesktop/resolve1"),
+                *("org.freedesktop.resolve1.Manager", "DNS", "Domains"),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=TOOL_TIMEOUT,
+        ).stdout
+
+
+def resolved_program() -> Path:
+    """systemd-resolved in the VM kit (unpacked there, never installed on the host; the kit is
+    made first if need be)."""
+    return kit().packages / RESOLVED_IN_KIT
 
 
 def unavailable() -> str | None:
@@ -185,6 +288,22 @@ def private_hostnamed(
         yield Hostnamed(process.pid)
     finally:
         _stop(process)
+
+
+@contextmanager
+def private_resolved(bus: PrivateBus, directory: Path, drop_ins: Path) -> Iterator[Resolved]:
+    """systemd-resolved on `bus`, reading its drop-ins from `drop_ins` (made when missing);
+    `directory` holds each start's tmpfs mount point."""
+    program = resolved_program()
+    if not os.access(program, os.X_OK):
+        pytest.skip(f"{program} is not unpacked (tests/vm/kit.py makes it)")
+    drop_ins.mkdir(parents=True, exist_ok=True)
+    resolved = Resolved(bus, directory, drop_ins, program)
+    try:
+        resolved.start()
+        yield resolved
+    finally:
+        resolved.stop()
 
 
 @contextmanager

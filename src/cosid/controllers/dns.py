@@ -6,7 +6,8 @@ file is and says, read back) and ResolverOriginals (durable, so a restart still 
 right thing). /etc/resolv.conf is a watched path: an edit, a removal or a symlink put there is
 repaired as soon as inotify reports it. Written through a symlink (``symlink: follow``), the
 file is elsewhere (under /run, usually), where the watch does not reach: an edit there is found
-by the resync.
+by the resync. With the resolved driver, the file is systemd-resolved's drop-in, and the
+status says what resolved uses (`ResolvConf.effective`).
 """
 
 from __future__ import annotations
@@ -102,11 +103,13 @@ class DnsController:
         await writer.put(_pointer(ORIGINALS), to_spec(original))
         return original
 
-    @staticmethod
-    async def _report(writer: OutputWriter, found: ResolvConf, original: ResolverOriginal) -> None:
+    async def _report(
+        self, writer: OutputWriter, found: ResolvConf, original: ResolverOriginal
+    ) -> None:
         file = found.file
-        said = read_back(file.content) if file else ResolverConfig()
+        said = found.effective or (read_back(file.content) if file else ResolverConfig())
         status = ResolverStatus(
+            path=self._driver.path,
             symlink=found.symlink,
             file=file.path if file else None,
             nameservers=said.nameservers,

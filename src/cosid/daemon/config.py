@@ -152,8 +152,10 @@ class MotdConfig(DomainConfig):
 
 
 class DnsConfig(DomainConfig):
-    driver: Literal["resolvconf"] = "resolvconf"
-    """resolvconf: `<root>/etc/resolv.conf`."""
+    driver: Literal["resolvconf", "resolved"] = "resolvconf"
+    """resolvconf: `<root>/etc/resolv.conf`; resolved: systemd-resolved's global settings,
+    a drop-in `<root>/etc/systemd/resolved.conf.d/90-cosid.conf` and a restart through
+    systemd on the system bus."""
     symlink: Literal["replace", "follow"] = "replace"
     """When /etc/resolv.conf is a symlink (to a stub resolver's file, say): replace the link
     with a file of cosid's, or write the file it points to (which must be under the root)."""
@@ -168,8 +170,9 @@ class ModulesConfig(DomainConfig):
 
 
 class MountsConfig(DomainConfig):
-    driver: Literal["kernel"] = "kernel"
-    """kernel: mount(2) and umount2(2)."""
+    driver: Literal["kernel", "systemd"] = "kernel"
+    """kernel: mount(2) and umount2(2); systemd: transient mount units started and stopped by
+    systemd over the system bus (in PID 1's mount namespace, so not in the sandbox)."""
     lazy_unmount: bool = False
     """Deleting a spec detaches a busy mount (MNT_DETACH) instead of failing until it is free."""
     deny: tuple[str, ...] = ("/",)
@@ -261,6 +264,16 @@ class Config(_Strict):
             raise ValueError(
                 "domains.hostname.driver hostnamed cannot run in a sandbox: systemd-hostnamed "
                 "is outside it and would set the host's names"
+            )
+        if self.sandbox and self.domains.dns.driver == "resolved":
+            raise ValueError(
+                "domains.dns.driver resolved cannot run in a sandbox: systemd-resolved is "
+                "outside it and would change the host's DNS"
+            )
+        if self.sandbox and self.domains.mounts.driver == "systemd":
+            raise ValueError(
+                "domains.mounts.driver systemd cannot run in a sandbox: systemd mounts in its "
+                "own mount namespace, the host's"
             )
         return self
 

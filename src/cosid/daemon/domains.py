@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cosid.controllers.addresses import AddressesController
 from cosid.controllers.boot_files import BootFilesController
@@ -15,11 +16,13 @@ from cosid.controllers.links import LinksController
 from cosid.controllers.modules import ModulesController
 from cosid.controllers.motd import MotdController
 from cosid.controllers.mounts import MountsController
+from cosid.controllers.routes import RoutesController
 from cosid.controllers.sysctl import SysctlController
 from cosid.daemon.config import Config
 from cosid.drivers.dbus import SystemBus
 from cosid.drivers.dns.driver import DnsDriver
 from cosid.drivers.dns.resolvconf import ResolvConfDriver
+from cosid.drivers.dns.resolved import ResolvedDriver
 from cosid.drivers.hostname.driver import HostnameDriver
 from cosid.drivers.hostname.hostnamed import HostnamedDriver
 from cosid.drivers.hostname.kernel import KernelHostnameDriver
@@ -32,9 +35,12 @@ from cosid.drivers.motd.file import FileMotdDriver
 from cosid.drivers.mounts.driver import MountDriver
 from cosid.drivers.mounts.kernel import KernelMountDriver
 from cosid.drivers.mounts.policy import TargetPolicy
+from cosid.drivers.mounts.systemd import SystemdMountDriver
 from cosid.drivers.network.addresses import NetlinkAddressDriver
 from cosid.drivers.network.driver import AddressDriver, LinkDriver
 from cosid.drivers.network.netlink import NetlinkLinkDriver
+from cosid.drivers.network.route_driver import RouteDriver
+from cosid.drivers.network.routes import NetlinkRouteDriver
 from cosid.drivers.sysctl.driver import SysctlDriver
 from cosid.drivers.sysctl.isolated import NetworkNamespaceSysctlDriver
 from cosid.drivers.sysctl.persist import SysctlDFile
@@ -48,8 +54,10 @@ from cosid.resources import (
     motd,
     mounts,
     namespaces,
+    routes,
     sysctl,
 )
+from cosid.resources.typed import Admission
 from cosid.runtime.conditions import CONDITIONS_DEFINITION
 from cosid.runtime.controller import Controller
 from cosid.state.registry import NamespaceDefinition, ResourceDefinition
@@ -72,6 +80,8 @@ class Domains:
     definitions: tuple[ResourceDefinition, ...]
     controllers: tuple[Controller, ...]
     checks: tuple[StartupCheck, ...] = ()
+    admissions: tuple[Admission[Any], ...] = ()
+    """Rules of the configuration on specs, checked at the edge before a spec is stored."""
 
 
 def _sysctl_driver(config: Config) -> SysctlDriver:
@@ -114,10 +124,17 @@ def _hostname_driver(config: Config) -> HostnameDriver:
             return HostnamedDriver(SystemBus.from_environment())
 
 
-def _checks(hostname_driver: HostnameDriver) -> tuple[StartupCheck, ...]:
+def _checks(
+    hostname_driver: HostnameDriver, mounts_driver: MountDriver, dns_driver: DnsDriver
+) -> tuple[StartupCheck, ...]:
+    checks = []
     if isinstance(hostname_driver, HostnamedDriver):
-        return (StartupCheck("domains.hostname.driver is hostnamed", hostname_driver.check),)
-    return ()
+        checks.append(StartupCheck("domains.hostname.driver is hostnamed", hostname_driver.check))
+    if isinstance(mounts_driver, SystemdMountDriver):
+        checks.append(StartupCheck("domains.mounts.driver is systemd", mounts_driver.check_systemd))
+    if isinstance(dns_driver, ResolvedDriver):
+        checks.append(StartupCheck("domains.dns.driver is resolved", dns_driver.check))
+    return tuple(checks)
 
 
 def _motd_driver(config: Config) -> MotdDriver:
@@ -129,11 +146,15 @@ def _motd_driver(config: Config) -> MotdDriver:
 
 def _dns_driver(config: Config) -> DnsDriver:
     """/etc/resolv.conf is under the root prefix (a private directory in the sandbox); what a
-    symlink there means is the configuration's `symlink`."""
+    symlink there means is the configuration's `symlink`. resolved: systemd-resolved on the
+    system bus, its drop-in under the root prefix (the config refuses it in the sandbox: it
+    would change the host's DNS)."""
     settings = config.domains.dns
     match settings.driver:
         case "resolvconf":
             return ResolvConfDriver(config.root, symlink=settings.symlink)
+        case "resolved":
+            return ResolvedDriver(config.root, SystemBus.from_environment())
 
 
 def _modules_driver(config: Config) -> ModuleDriver:
@@ -166,28 +187,49 @@ def _modules_persistence(config: Config) -> BootFilesController[modules.KernelMo
     )
 
 
-def _mounts_driver(config: Config) -> MountDriver:
-    """Mounts go into the daemon's mount namespace (the sandbox's own, private one), at
-    targets under the root prefix, never at a target the deny lists name."""
+def _mounts_policy(config: Config) -> TargetPolicy:
+    """The deny lists: the driver's own check, and the edge's (`_mounts_admission`)."""
     settings = config.domains.mounts
-    match settings.driver:
+    return TargetPolicy(settings.deny, settings.deny_below)
+
+
+def _mounts_admission(policy: TargetPolicy) -> Admission[mounts.MountSpec]:
+    """A denied target is refused when applied (INVALID_ARGUMENT naming ``spec.target``), not
+    stored for the controller to refuse."""
+    return Admission(mounts.SPECS, mounts.MountSpec, policy.violations)
+
+
+def _mounts_driver(config: Config, policy: TargetPolicy) -> MountDriver:
+    """kernel: mounts go into the daemon's mount namespace (the sandbox's own, private one).
+    systemd: PID 1 mounts them in its namespace (the config refuses it in the sandbox). Either
+    way at targets under the root prefix, never at a target `policy` denies."""
+    match config.domains.mounts.driver:
         case "kernel":
-            return KernelMountDriver(config.root, TargetPolicy(settings.deny, settings.deny_below))
+            return KernelMountDriver(config.root, policy)
+        case "systemd":
+            return SystemdMountDriver(config.root, policy, SystemBus.from_environment())
 
 
-def _network_drivers(config: Config) -> tuple[LinkDriver, AddressDriver]:
-    """Links and addresses of the daemon's network namespace (the sandbox's own; the one
-    --netns names), over one rtnetlink socket."""
+def _network_drivers(config: Config) -> tuple[LinkDriver, AddressDriver, RouteDriver]:
+    """Links, addresses and routes of the daemon's network namespace (the sandbox's own; the
+    one --netns names), over one rtnetlink socket."""
     match config.domains.network.driver:
         case "netlink":
             links_driver = NetlinkLinkDriver()
-            return links_driver, NetlinkAddressDriver(links_driver)
+            return (
+                links_driver,
+                NetlinkAddressDriver(links_driver),
+                NetlinkRouteDriver(links_driver),
+            )
 
 
 def build_domains(config: Config) -> Domains:
     settings = config.domains
     hostname_driver = _hostname_driver(config)
-    links_driver, addresses_driver = _network_drivers(config)
+    dns_driver = _dns_driver(config)
+    mounts_policy = _mounts_policy(config)
+    mounts_driver = _mounts_driver(config, mounts_policy)
+    links_driver, addresses_driver, routes_driver = _network_drivers(config)
     return Domains(
         namespaces=(
             namespaces.RUNTIME,
@@ -209,22 +251,25 @@ def build_domains(config: Config) -> Domains:
             *mounts.DEFINITIONS,
             *links.DEFINITIONS,
             *addresses.DEFINITIONS,
+            *routes.DEFINITIONS,
         ),
         controllers=(
             SysctlController(_sysctl_driver(config), config.resync_seconds_of(settings.sysctl)),
             _sysctl_persistence(config),
             HostnameController(hostname_driver, config.resync_seconds_of(settings.hostname)),
             MotdController(_motd_driver(config), config.resync_seconds_of(settings.motd)),
-            DnsController(_dns_driver(config), config.resync_seconds_of(settings.dns)),
+            DnsController(dns_driver, config.resync_seconds_of(settings.dns)),
             ModulesController(_modules_driver(config), config.resync_seconds_of(settings.modules)),
             _modules_persistence(config),
             MountsController(
-                _mounts_driver(config),
+                mounts_driver,
                 config.resync_seconds_of(settings.mounts),
                 lazy_unmount=settings.mounts.lazy_unmount,
             ),
             LinksController(links_driver, config.resync_seconds_of(settings.network)),
             AddressesController(addresses_driver, config.resync_seconds_of(settings.network)),
+            RoutesController(routes_driver, config.resync_seconds_of(settings.network)),
         ),
-        checks=_checks(hostname_driver),
+        checks=_checks(hostname_driver, mounts_driver, dns_driver),
+        admissions=(_mounts_admission(mounts_policy),),
     )

@@ -94,7 +94,7 @@ async def serve(config: Config, notifier: Notifier, activation: Activation) -> N
     await publish_meta(store, registry)
     runtime = Runtime(store, domains.controllers)
     runtime.start()
-    server = Server(store, registry, config.limits, TYPED_APIS, runtime)
+    server = Server(store, registry, config.limits, TYPED_APIS, runtime, domains.admissions)
     for listener in listeners:
         served = Listener(listener.address, listener.role)
         listener.bind(server.serve_on(served, by_certificate=listener.roles_from_certificates))

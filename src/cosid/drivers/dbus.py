@@ -107,6 +107,10 @@ class BusObject:
     interface: str
 
 
+BUS_DAEMON = BusObject("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus")
+"""The bus itself: it takes the match rules that route signals to a connection."""
+
+
 class BusConnection:
     """One open connection to the system bus (from `SystemBus.connect`)."""
 
@@ -145,6 +149,36 @@ class BusConnection:
         if reply.message_type is MessageType.ERROR:
             raise _error_of_reply(target.service, member, reply)
         return list(reply.body)
+
+    @asynccontextmanager
+    async def signals(
+        self, source: BusObject, member: str
+    ) -> AsyncIterator[asyncio.Queue[list[Any]]]:
+        """The bodies of the `member` signals `source` emits, queued from this call on (before
+        the call that causes them, so none is missed) until the block ends.
+
+        Raises a BusError subclass naming the reason when the bus refuses the match rule.
+        """
+        rule = (
+            f"type='signal',sender='{source.service}',path='{source.path}',"
+            f"interface='{source.interface}',member='{member}'"
+        )
+        await self.call(BUS_DAEMON, "AddMatch", "s", (rule,))
+        queue: asyncio.Queue[list[Any]] = asyncio.Queue()
+
+        def receive(message: Message) -> None:
+            if message.message_type is MessageType.SIGNAL and (
+                message.path,
+                message.interface,
+                message.member,
+            ) == (source.path, source.interface, member):
+                queue.put_nowait(list(message.body))
+
+        self._bus.add_message_handler(receive)
+        try:
+            yield queue
+        finally:
+            self._bus.remove_message_handler(receive)
 
     async def properties(self, target: BusObject) -> dict[str, Any]:
         """Every property of `target`'s interface (one GetAll), values unwrapped from their

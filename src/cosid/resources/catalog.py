@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import Final
 
-from cosid.resources import addresses, dns, hostname, links, modules, motd, mounts, sysctl
+from cosid.resources import (
+    addresses,
+    dns,
+    hostname,
+    links,
+    modules,
+    motd,
+    mounts,
+    routes,
+    sysctl,
+)
 from cosid.resources.typed import TypedApi
 
 TYPED_APIS: Final[tuple[TypedApi, ...]] = (
@@ -17,6 +27,7 @@ TYPED_APIS: Final[tuple[TypedApi, ...]] = (
     mounts.API,
     links.API,
     addresses.API,
+    routes.API,
 )
 
 BY_SPEC_TYPE: Final[dict[str, TypedApi]] = {api.specs.type: api for api in TYPED_APIS}

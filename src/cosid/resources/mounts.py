@@ -10,8 +10,9 @@ characters (NUL and line breaks included; spaces are fine), valid Unicode, at mo
 `MAX_PATH_BYTES` bytes of UTF-8 (the longest resource id) and 255 per component. A normalised
 absolute path cannot leave the root prefix lexically; drivers follow no symlink on the way.
 Which targets may be mounted on at all (never ``/``, nothing under /proc...) is the daemon's
-configuration (``domains.mounts.deny`` and ``deny_below``), enforced by the controller: the
-model cannot see it.
+configuration (``domains.mounts.deny`` and ``deny_below``), which the model cannot see: it is
+checked right after the model, at the edge (an `Admission`, built in the daemon's wiring), and
+again by the controller.
 
 File systems
 ------------

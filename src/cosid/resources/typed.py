@@ -8,12 +8,17 @@ generic servicer (and one client) serves every domain.
 
 The proto spec and status messages have the models' field names, so converting is generic:
 proto -> JSON-shaped dict -> model validation (the one place validation lives), and back.
+
+A rule that depends on the daemon's configuration (which mount targets are denied) cannot be
+in a model: it is an `Admission`, built with the configuration and checked at the edge right
+after the model, by the typed service and the State service alike.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import ServiceDescriptor
@@ -21,6 +26,7 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 from pydantic import BaseModel
 
+from cosid.resources.validation import FieldViolation
 from cosid.state.resource import Kind
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -94,6 +100,27 @@ class TypedApi:
         descriptor = self.resource_message.DESCRIPTOR.fields_by_name[name].message_type
         assert descriptor is not None, f"{self.name}.{name} is not a message field"
         return GetMessageClass(descriptor)  # type: ignore[arg-type]  # upb's is the same type
+
+
+@dataclass(frozen=True)
+class Admission(Generic[Model]):
+    """A rule on the specs of one kind that the daemon's configuration makes, checked after the
+    spec's model accepted it and before anything is stored: what it refuses is INVALID_ARGUMENT
+    naming the field, so a spec the daemon would never act on is not stored at all."""
+
+    specs: Kind
+    spec_model: type[Model]
+    check: Callable[[Model], Iterable[FieldViolation]]
+    """The spec's violations, each naming a field of the spec (``target``)."""
+
+    def violations(self, spec: BaseModel, prefix: str) -> list[FieldViolation]:
+        """The violations of a validated spec, named below `prefix` (``items[0].spec``)."""
+        if not isinstance(spec, self.spec_model):
+            raise TypeError(f"{self.specs} is admitted as {self.spec_model.__name__}")
+        return [
+            FieldViolation(f"{prefix}.{found.field}", found.description)
+            for found in self.check(spec)
+        ]
 
 
 def model_from_message(model_type: type[Model], message: Message) -> Model:

@@ -27,6 +27,16 @@ class Reason(StrEnum):
     TEARDOWN_FAILED = "TeardownFailed"
 
 
+WAITING_PREFIX = "Waiting"
+"""Reasons of items that wait for something else to appear (WaitingForLink,
+WaitingForMaster...): not errors to back off from, so such an item is retried on any change
+notice, and a client's wait on it goes on."""
+
+
+def is_waiting(reason: str) -> bool:
+    return reason.startswith(WAITING_PREFIX)
+
+
 class Condition(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

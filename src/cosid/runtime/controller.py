@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -81,11 +81,22 @@ class Controller(Protocol):
         ...
 
 
+class Notice(Enum):
+    """What a change notice says about who changed what the controller keeps."""
+
+    DRIFT = "drift"
+    """Something other than cosid changed it (or the stream cannot tell): any item may have
+    drifted, so every item is reconciled."""
+    OWN = "own"
+    """Only cosid's own writes: items already converged stay so, but items waiting for
+    something (a link, a master) may go on now, so those are retried at once."""
+
+
 class ChangeStream(Protocol):
     """Notifications of changes the kernel announces (the mount table, netlink): iterating
-    yields once after each change or burst of changes; `close` ends the iteration."""
+    yields a Notice once after each change or burst of changes; `close` ends the iteration."""
 
-    def __aiter__(self) -> AsyncIterator[None]: ...
+    def __aiter__(self) -> AsyncIterator[Notice]: ...
 
     def close(self) -> None: ...
 
@@ -93,8 +104,10 @@ class ChangeStream(Protocol):
 @runtime_checkable
 class AnnouncesChanges(Protocol):
     """A controller whose state the kernel announces: the runtime follows `changes()` while
-    the controller runs and reconciles every item on each notice (as for `watched_paths`),
-    so drift is repaired at once instead of at the next resync."""
+    the controller runs and reconciles every item on each DRIFT notice (as for
+    `watched_paths`), so drift is repaired at once instead of at the next resync, and the
+    items waiting for something on each OWN notice (cosid's own writes, such as a link the
+    links controller made: the addresses waiting for it go on)."""
 
     def changes(self) -> ChangeStream:
         """Start watching (changes from now on are not missed); called once per run."""

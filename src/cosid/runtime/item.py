@@ -15,7 +15,7 @@ import structlog
 
 from cosid.resources.document import to_spec
 from cosid.runtime.backoff import Backoff
-from cosid.runtime.conditions import Condition, Reason, condition_pointer
+from cosid.runtime.conditions import Condition, Reason, condition_pointer, is_waiting
 from cosid.runtime.controller import Controller, Outcome
 from cosid.runtime.metrics import ControllerMetrics
 from cosid.runtime.writer import OutputWriter
@@ -50,6 +50,9 @@ class Item:
         self._observed_version = 0
         self._attempted_version = 0
         self._failures = 0
+        self.waiting = False
+        """The last attempt failed for want of something else (a Waiting... reason): any
+        change notice retries it at once instead of after its backoff."""
         self.attempted = asyncio.Event()
         """Set once the item was attempted, successfully or not, or is gone: the runtime's
         readiness (`Runtime.settled`) waits for this, not for success, so a failing item in
@@ -87,12 +90,14 @@ class Item:
                 self.poke()  # the retry
             else:
                 self._failures = 0
+                self.waiting = False
                 self.attempted.set()
 
     async def _back_off(self, seconds: float) -> None:
-        """Wait `seconds`, or less if the item itself changes (a client fixed the spec). Drift
-        notices, resyncs and refreshes do not cut it short: a reconcile that changes the system
-        and still fails would otherwise retry at each change it makes itself."""
+        """Wait `seconds`, or less if the item itself changes (a client fixed the spec) or,
+        for an item waiting for something, at any poke. Otherwise drift notices, resyncs and
+        refreshes do not cut it short: a reconcile that changes the system and still fails
+        would retry at each change it makes itself."""
         self._changed = False
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
@@ -102,7 +107,7 @@ class Item:
                 await asyncio.wait_for(self._poked.wait(), remaining)
             except TimeoutError:
                 return
-            if self._changed and await self._changed_since_attempt():
+            if self.waiting or (self._changed and await self._changed_since_attempt()):
                 return
             self._changed = False
 
@@ -180,6 +185,7 @@ class Item:
         else:
             metrics.reconcile_failures += 1
         reason = _reason(error, Reason.TEARDOWN_FAILED if tearing_down else Reason.RECONCILE_FAILED)
+        self.waiting = is_waiting(reason)
         log.warning(
             "reconcile failed",
             controller=self._context.controller.name,

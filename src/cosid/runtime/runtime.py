@@ -22,7 +22,13 @@ import structlog
 
 from cosid.runtime.backoff import Backoff
 from cosid.runtime.conditions import CONDITIONS
-from cosid.runtime.controller import AnnouncesChanges, ChangeStream, Controller, Strength
+from cosid.runtime.controller import (
+    AnnouncesChanges,
+    ChangeStream,
+    Controller,
+    Notice,
+    Strength,
+)
 from cosid.runtime.inotify import FileWatcher
 from cosid.runtime.item import Item, ItemContext
 from cosid.runtime.metrics import ControllerMetrics
@@ -97,6 +103,17 @@ class ControllerRun:
         """Reconcile every item now (an on-demand resync)."""
         for item in self._items.values():
             item.poke()
+
+    def retry_waiting(self) -> None:
+        """Retry now the items waiting for something (what cosid's own change may bring)."""
+        for item in self._items.values():
+            if item.waiting:
+                item.poke()
+
+    @property
+    def waiting(self) -> int:
+        """How many items wait for something else to appear (a Waiting... reason)."""
+        return sum(item.waiting for item in self._items.values())
 
     @property
     def items(self) -> int:
@@ -215,8 +232,11 @@ class ControllerRun:
             return None
 
     async def _follow_changes(self, changes: ChangeStream) -> None:
-        async for _ in changes:
-            self.refresh()
+        async for notice in changes:
+            if notice == Notice.OWN:
+                self.retry_waiting()
+            else:
+                self.refresh()
 
     def _files_changed(self, paths: frozenset[Path]) -> None:
         log.debug(

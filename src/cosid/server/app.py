@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
@@ -17,7 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]  # stubs predate aio
 from grpc_reflection.v1alpha import reflection
 
-from cosid.resources.typed import TypedApi
+from cosid.resources.typed import Admission, TypedApi
 from cosid.runtime.runtime import Runtime
 from cosid.server import rpc
 from cosid.server.limits import Limits
@@ -44,15 +45,27 @@ class Server:
         limits: Limits,
         typed_apis: Sequence[TypedApi] = (),
         runtime: Runtime | None = None,
+        admissions: Sequence[Admission[Any]] = (),
     ) -> None:
         self._limits = limits
         self._policy = Policy(registry, typed_apis)
         self._watcher_slots = WatcherSlots(limits)
         quota = ResourceQuota(state, registry, limits)
+        admitted = {admission.specs: admission for admission in admissions}
         servicers: list[tuple[object, ServiceDescriptor]] = [
-            (StateService(state, registry, limits, quota), STATE),
+            (StateService(state, registry, limits, quota, admissions), STATE),
             *(
-                (TypedService(state, api, limits, quota, _acting_on(api, runtime)), api.service)
+                (
+                    TypedService(
+                        state,
+                        api,
+                        limits,
+                        quota,
+                        _acting_on(api, runtime),
+                        admitted.get(api.specs),
+                    ),
+                    api.service,
+                )
                 for api in typed_apis
             ),
         ]

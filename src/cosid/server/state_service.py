@@ -10,8 +10,10 @@ import grpc
 from structlog.contextvars import bind_contextvars
 
 from cosid.api.cosi.resource import state_pb2, state_pb2_grpc
+from cosid.resources.document import from_spec
+from cosid.resources.typed import Admission
 from cosid.server import rpc
-from cosid.server.errors import DeniedError, WatcherOverrunError
+from cosid.server.errors import DeniedError, InvalidArgumentError, WatcherOverrunError
 from cosid.server.event_cache import WireEventCache
 from cosid.server.limits import Limits
 from cosid.server.quotas import ResourceQuota
@@ -62,12 +64,18 @@ class TargetedRequest(Protocol):
 
 class StateService(state_pb2_grpc.StateServicer):
     def __init__(
-        self, state: State, registry: Registry, limits: Limits, quota: ResourceQuota
+        self,
+        state: State,
+        registry: Registry,
+        limits: Limits,
+        quota: ResourceQuota,
+        admissions: Iterable[Admission[Any]] = (),
     ) -> None:
         self._state = state
         self._registry = registry
         self._limits = limits
         self._quota = quota
+        self._admissions = {admission.specs: admission for admission in admissions}
         self._wire_events = WireEventCache()
 
     def _readable(self, kind: Kind) -> None:
@@ -78,6 +86,17 @@ class StateService(state_pb2_grpc.StateServicer):
         if definition is not None and not definition.writable:
             raise DeniedError(f"{kind.type} is written by cosid only")
         return definition
+
+    def _admit(self, resource: Resource, field: str) -> None:
+        """The configuration's rules for the spec (checked by its model already), as the
+        typed service applies them: a spec the daemon would refuse to act on is not stored."""
+        admission = self._admissions.get(resource.pointer.kind)
+        if admission is None:
+            return
+        spec = from_spec(admission.spec_model, resource.spec)
+        violations = admission.violations(spec, f"{field}.spec.yaml_spec")
+        if violations:
+            raise InvalidArgumentError(violations)
 
     def _pointer(self, namespace: str, type_: str, id_: str) -> Pointer:
         pointer = pointer_from_request(namespace, type_, id_, self._limits)
@@ -124,6 +143,7 @@ class StateService(state_pb2_grpc.StateServicer):
         resource = self._resource(request.resource, "resource")
         owner = owner_from_request(request.options.owner, "options.owner", self._limits)
         check_spec(self._writable(resource.pointer.kind), resource, "resource")
+        self._admit(resource, "resource")
         self._quota.check_creations([resource.pointer.kind])
         stored = await self._state.create(resource, owner)
         bind_contextvars(new_version=stored.version)
@@ -141,6 +161,7 @@ class StateService(state_pb2_grpc.StateServicer):
                 request.options.expected_phase, "options.expected_phase"
             )
         check_spec(self._writable(resource.pointer.kind), resource, "new_resource")
+        self._admit(resource, "new_resource")
         stored = await self._state.update(resource, owner, expected_phase)
         bind_contextvars(new_version=stored.version)
         return state_pb2.UpdateResponse(resource=resource_to_wire(stored))

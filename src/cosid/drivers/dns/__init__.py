@@ -1,5 +1,6 @@
-"""DNS drivers: the `DnsDriver` Protocol and its errors (`driver`), and the driver that writes
-/etc/resolv.conf under the root prefix (`resolvconf`), following its symlink with `chase`."""
+"""DNS drivers: the `DnsDriver` Protocol and its errors (`driver`), the driver that writes
+/etc/resolv.conf under the root prefix (`resolvconf`), following its symlink with `chase`, and
+the one that configures systemd-resolved (`resolved`)."""
 
 from cosid.drivers.dns.driver import (
     DnsDriver,
@@ -12,6 +13,7 @@ from cosid.drivers.dns.driver import (
     DnsSymlinkError,
     DnsSymlinkLoopError,
     DnsSymlinkOutsideRootError,
+    DnsUnsupportedError,
     DnsWriteError,
     RegularFile,
     ResolvConf,
@@ -29,6 +31,7 @@ __all__ = [
     "DnsSymlinkError",
     "DnsSymlinkLoopError",
     "DnsSymlinkOutsideRootError",
+    "DnsUnsupportedError",
     "DnsWriteError",
     "RegularFile",
     "ResolvConf",

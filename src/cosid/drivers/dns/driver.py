@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from cosid.drivers.errors import DriverError
+from cosid.resources.dns import ResolverConfig
 from cosid.resources.files import digest
 
 SymlinkPolicy = Literal["replace", "follow"]
@@ -40,6 +41,9 @@ class ResolvConf:
     file: RegularFile | None = None
     """The file resolvers read: /etc/resolv.conf itself, or the one the link leads to under
     the root prefix; None when there is none."""
+    effective: ResolverConfig | None = None
+    """What a resolver service that reads the file says it uses (systemd-resolved's
+    properties); None when resolvers read the file itself."""
 
 
 class DnsError(DriverError):
@@ -110,8 +114,18 @@ class DnsReadOnlyError(DnsWriteError):
     reason = "ReadOnly"
 
 
+class DnsUnsupportedError(DnsError):
+    """The spec asks for something the driver's resolver cannot do (resolv.conf options
+    through systemd-resolved, say): nothing is written."""
+
+    reason = "Unsupported"
+
+
 class DnsDriver(Protocol):
-    """Reads and replaces the resolver configuration file.
+    """Reads and replaces the resolver configuration file: /etc/resolv.conf (resolvconf), or
+    the file a resolver service reads, which `read` then reports with what the service says
+    it uses (resolved: a resolved.conf drop-in). `write` always gets the resolv.conf text a
+    spec stands for.
 
     Every method raises `DnsSymlinkError` for a symlink on the way to /etc/resolv.conf, and
     `DnsNotAFileError` when something other than a regular file or a symlink is there.

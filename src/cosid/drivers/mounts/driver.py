@@ -9,6 +9,7 @@ from typing import Protocol
 from cosid.drivers.errors import DriverError
 from cosid.drivers.mounts.mountinfo import MountEntry
 from cosid.resources.mounts import MountSpec
+from cosid.runtime.controller import Notice
 
 
 class Fit(StrEnum):
@@ -106,12 +107,12 @@ class MountNotAppliedError(MountError):
 
 
 class TableChanges(Protocol):
-    """Change notifications of a mount table: iterating yields once after each change (or burst
-    of changes); `close` stops watching and ends the iteration."""
+    """Change notifications of a mount table: iterating yields a Notice once after each change
+    (or burst of changes); `close` stops watching and ends the iteration."""
 
     def __aiter__(self) -> TableChanges: ...
 
-    async def __anext__(self) -> None: ...
+    async def __anext__(self) -> Notice: ...
 
     def close(self) -> None: ...
 

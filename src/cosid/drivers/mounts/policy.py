@@ -1,9 +1,11 @@
 """Which targets cosid may mount on: the configuration's deny lists (``domains.mounts.deny``,
 ``deny_below``), checked before anything is changed at a target.
 
-The models cannot see the configuration, so the driver holds the policy and its `check` is
-the one place it is applied: by the controller before it acts (reason ``DeniedTarget``), and
-by the driver's own methods that change anything, so no caller can skip it.
+The models cannot see the configuration, so the policy is applied where it can be: at the
+edge (`TargetPolicy.violations`, the daemon's admission of mount specs: a denied target is
+INVALID_ARGUMENT and nothing is stored), and, in depth, by the driver's `check`: by the
+controller before it acts (reason ``DeniedTarget``, for a spec stored under another
+configuration), and by the driver's own methods that change anything, so no caller can skip it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cosid.drivers.mounts.driver import MountDeniedError
-from cosid.resources.mounts import parse_path
+from cosid.resources.mounts import MountSpec, parse_path
+from cosid.resources.validation import FieldViolation
 
 
 class TargetPolicy:
@@ -34,6 +37,15 @@ class TargetPolicy:
                     f"is at or below {path}, which the configuration denies "
                     "(domains.mounts.deny_below)",
                 )
+
+    def violations(self, spec: MountSpec) -> list[FieldViolation]:
+        """The spec's target as the edge refuses it when denied (`cosid.resources.typed.
+        Admission`), so a spec for a denied target is never stored."""
+        try:
+            self.check(spec.target)
+        except MountDeniedError as error:
+            return [FieldViolation("target", error.detail)]
+        return []
 
 
 def _normalised(path: str) -> str:

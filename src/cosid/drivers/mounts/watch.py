@@ -21,6 +21,7 @@ import os
 import select
 
 from cosid.drivers.mounts.mountinfo import MOUNTINFO
+from cosid.runtime.controller import Notice
 
 
 class MountTableWatcher:
@@ -47,12 +48,13 @@ class MountTableWatcher:
     def __aiter__(self) -> MountTableWatcher:
         return self
 
-    async def __anext__(self) -> None:
+    async def __anext__(self) -> Notice:
         if not self._closed:
             await self._changed.wait()
             self._changed.clear()
         if self._closed:
             raise StopAsyncIteration
+        return Notice.DRIFT  # mountinfo does not say who mounted
 
     def close(self) -> None:
         if self._closed:

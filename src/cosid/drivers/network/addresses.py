@@ -1,6 +1,10 @@
 """The netlink address driver: rtnetlink through the link driver's pyroute2 socket (the same
-namespace rules: see `cosid.drivers.network.netlink`). A link is found by name, its addresses
-dumped with the kernel filtering by link."""
+namespace rules: see `cosid.drivers.network.netlink`).
+
+Reading: one dump of every address and of the links' names, shared by every `find` until the
+next change (`cosid.drivers.network.snapshot`): without the socket's strict checking the kernel
+sends every address whatever the filter, so a dump per address would cost O(addresses) each,
+O(n^2) for a burst. Requests: at most `IN_FLIGHT` at once (`cosid.drivers.network.requests`)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import errno as errnos
 import ipaddress
 import os
 import socket as sockets
+from dataclasses import dataclass
 from typing import Any, Final
 
 from pyroute2.netlink.exceptions import NetlinkError
@@ -23,6 +28,8 @@ from cosid.drivers.network.driver import (
 )
 from cosid.drivers.network.events import NetlinkChanges
 from cosid.drivers.network.netlink import NetlinkLinkDriver
+from cosid.drivers.network.requests import request_slots
+from cosid.drivers.network.snapshot import Snapshot, SnapshotChanges
 from cosid.resources.addresses import AddressSpec, address_id
 
 FOREVER: Final = 0xFFFFFFFF
@@ -49,64 +56,96 @@ _ERRORS: Final[dict[int, type[AddressError]]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Addresses:
+    """What one dump shows: the links by name, and their addresses by (link, cidr)."""
+
+    links: frozenset[str]
+    addresses: dict[tuple[str, str], AddressState]
+
+
 class NetlinkAddressDriver:
     """Addresses over the links driver's socket (one socket for the whole domain)."""
 
     def __init__(self, links: NetlinkLinkDriver) -> None:
         self._links = links
+        self.snapshot: Snapshot[Addresses] = Snapshot(self._dump)
+        self._in_flight = request_slots()
 
     async def find(self, link: str, address: str) -> AddressState | None:
-        index = await self._index(link, address)
-        interface = ipaddress.ip_interface(address)
-        socket = await self._links.socket()
-        try:
-            async for message in await socket.addr("dump", index=index, family=_family(interface)):
-                if _cidr(message) == address:
-                    return _state(link, message)
-        except NetlinkError as error:
-            raise _error(link, address, "reading it", error) from None
-        return None
+        seen = await self.snapshot.get()
+        if link not in seen.links:
+            subject = address_id(link, address)
+            raise AddressLinkNotFoundError(subject, f"no link {link}", errnos.ENODEV)
+        return seen.addresses.get((link, address))
 
     async def add(self, spec: AddressSpec) -> None:
-        index = await self._index(spec.link, spec.address)
-        interface = ipaddress.ip_interface(spec.address)
-        flags = 0
-        for flag in spec.flags:
-            flags |= _SPEC_FLAGS[flag]
-        socket = await self._links.socket()
-        try:
-            await socket.addr(
-                "replace",
-                index=index,
-                family=_family(interface),
-                address=str(interface.ip),
-                prefixlen=interface.network.prefixlen,
-                scope=_SCOPE_NUMBERS[spec.scope],
-                flags=flags,
-            )
-        except NetlinkError as error:
-            raise _error(spec.link, spec.address, "adding it", error) from None
+        async with self._in_flight:  # one slot: the link's lookup, then the write
+            index = await self._index(spec.link, spec.address)
+            interface = ipaddress.ip_interface(spec.address)
+            flags = 0
+            for flag in spec.flags:
+                flags |= _SPEC_FLAGS[flag]
+            socket = await self._links.socket()
+            try:
+                await socket.addr(
+                    "replace",
+                    index=index,
+                    family=_family(interface),
+                    address=str(interface.ip),
+                    prefixlen=interface.network.prefixlen,
+                    scope=_SCOPE_NUMBERS[spec.scope],
+                    flags=flags,
+                )
+            except NetlinkError as error:
+                raise _error(spec.id, "adding it", error) from None
+            finally:
+                self.snapshot.invalidate()
 
     async def delete(self, link: str, address: str) -> None:
-        found = await self._links.find(link)
-        if found is None:
-            return
-        interface = ipaddress.ip_interface(address)
+        async with self._in_flight:  # one slot: the link's lookup, then the write
+            found = await self._links.find(link)
+            if found is None:
+                return
+            interface = ipaddress.ip_interface(address)
+            socket = await self._links.socket()
+            try:
+                await socket.addr(
+                    "del",
+                    index=found.index,
+                    family=_family(interface),
+                    address=str(interface.ip),
+                    prefixlen=interface.network.prefixlen,
+                )
+            except NetlinkError as error:
+                if error.code not in (errnos.EADDRNOTAVAIL, errnos.ENODEV):  # gone already
+                    raise _error(address_id(link, address), "deleting it", error) from None
+            finally:
+                self.snapshot.invalidate()
+
+    def changes(self) -> SnapshotChanges:
+        return self.snapshot.following(
+            NetlinkChanges(
+                RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, own_port=self._links.own_port
+            )
+        )
+
+    async def _dump(self) -> Addresses:
+        """Every link's name and every address."""
         socket = await self._links.socket()
         try:
-            await socket.addr(
-                "del",
-                index=found.index,
-                family=_family(interface),
-                address=str(interface.ip),
-                prefixlen=interface.network.prefixlen,
-            )
+            async with self._in_flight:
+                names = {m["index"]: m.get("ifname") async for m in await socket.link("dump")}
+                states = [
+                    _state(names[m["index"]], m)
+                    async for m in await socket.addr("dump")
+                    if m["index"] in names
+                ]
         except NetlinkError as error:
-            if error.code not in (errnos.EADDRNOTAVAIL, errnos.ENODEV):  # gone already
-                raise _error(link, address, "deleting it", error) from None
-
-    def changes(self) -> NetlinkChanges:
-        return NetlinkChanges(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR)
+            raise _error("addresses", "reading them", error) from None
+        return Addresses(
+            frozenset(names.values()), {(state.link, state.address): state for state in states}
+        )
 
     async def _index(self, link: str, address: str) -> int:
         found = await self._links.find(link)
@@ -142,9 +181,8 @@ def _lifetime(seconds: int | None) -> int | None:
     return None if seconds is None or seconds == FOREVER else seconds
 
 
-def _error(link: str, address: str, doing: str, error: NetlinkError) -> AddressError:
+def _error(subject: str, doing: str, error: NetlinkError) -> AddressError:
     """The error class for the kernel's errno."""
     kind = _ERRORS.get(error.code, AddressError)
     text = errnos.errorcode.get(error.code, "error")
-    subject = address_id(link, address)
     return kind(subject, f"{doing}: {text} ({os.strerror(error.code)})", error.code)

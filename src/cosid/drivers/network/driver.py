@@ -9,6 +9,7 @@ from typing import Protocol
 from cosid.drivers.errors import DriverError
 from cosid.resources.addresses import AddressSpec
 from cosid.resources.links import LinkSpec
+from cosid.runtime.controller import Notice
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +77,12 @@ class LinkPermissionError(LinkError):
 
 
 class LinkChanges(Protocol):
-    """Change notifications of the links: iterating yields once after each change (or burst of
-    changes); `close` stops watching and ends the iteration."""
+    """Change notifications of the links: iterating yields a Notice once after each change (or
+    burst of changes); `close` stops watching and ends the iteration."""
 
     def __aiter__(self) -> LinkChanges: ...
 
-    async def __anext__(self) -> None: ...
+    async def __anext__(self) -> Notice: ...
 
     def close(self) -> None: ...
 

@@ -113,7 +113,15 @@ class NetlinkLinkDriver:
             await self._call(name, "deleting it", lambda s: s.link("del", ifname=name))
 
     def changes(self) -> NetlinkChanges:
-        return NetlinkChanges()
+        return NetlinkChanges(own_port=self.own_port)
+
+    def own_port(self) -> int:
+        """The netlink port id of the request socket (0 until it is open and has sent):
+        the kernel stamps the notifications of cosid's own changes with it."""
+        if self._socket is None:
+            return 0
+        port: int = self._socket.socket.getsockname()[0]
+        return port
 
     def close(self) -> None:
         """Close the socket (a later call opens another)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import yaml
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from cosid.api.cosi.common.v1alpha1 import common_pb2
 from cosid.resources.document import from_spec, to_spec
-from cosid.resources.typed import TypedApi
+from cosid.resources.typed import Admission, TypedApi
 from cosid.resources.validation import field_violations
 from cosid.server.errors import StatusError
 from cosid.server.limits import Limits
@@ -53,8 +54,14 @@ class Planned:
         return common_pb2.Change(id=self.resource.metadata.id, action=self.action, diff=self.diff)
 
 
-def validate_items(api: TypedApi, items: Sequence[Message], limits: Limits) -> list[Item]:
-    """Every item checked; InvalidArgumentError names every bad field of every item."""
+def validate_items(
+    api: TypedApi,
+    items: Sequence[Message],
+    limits: Limits,
+    admission: Admission[Any] | None = None,
+) -> list[Item]:
+    """Every item checked, by its model and then by the configuration's `admission`;
+    InvalidArgumentError names every bad field of every item."""
     violations = Violations()
     violations.count("items", len(items), limits.max_batch_items)
     if not items:
@@ -73,6 +80,8 @@ def validate_items(api: TypedApi, items: Sequence[Message], limits: Limits) -> l
         except ValidationError as error:
             violations.items.extend(field_violations(error, f"{field}.spec"))
             continue
+        if admission is not None:
+            violations.items.extend(admission.violations(spec, f"{field}.spec"))
         id: str = spec.id  # type: ignore[attr-defined]
         if meta.id and meta.id != id:
             violations.add(f"{field}.metadata.id", f"is {meta.id!r}, but the spec names {id!r}")

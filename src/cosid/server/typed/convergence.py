@@ -14,7 +14,7 @@ from enum import Enum
 import grpc
 
 from cosid.api.cosi.common.v1alpha1 import common_pb2
-from cosid.runtime.conditions import CONDITIONS, Condition
+from cosid.runtime.conditions import CONDITIONS, Condition, is_waiting
 from cosid.server.errors import StatusError
 from cosid.server.typed.views import Views
 from cosid.state.resource import Resource
@@ -35,13 +35,8 @@ class Progress(Enum):
     FAILED = "failed"
 
 
-WAITING_PREFIX = "Waiting"
-"""Reasons of items that wait for something else to appear (WaitingForMaster,
-WaitingForParent): the controller will converge them by itself, so a wait goes on."""
-
-
 def progress(condition: Condition | None, version: int) -> Progress:
-    if condition is None or condition.reason.startswith(WAITING_PREFIX):
+    if condition is None or is_waiting(condition.reason):
         return Progress.PENDING
     if condition.ready and condition.observed_version >= version:
         return Progress.CONVERGED

@@ -16,7 +16,7 @@ from structlog.contextvars import bind_contextvars
 
 from cosid.api.cosi.common.v1alpha1 import common_pb2
 from cosid.api.cosi.resource import resource_pb2
-from cosid.resources.typed import TypedApi
+from cosid.resources.typed import Admission, TypedApi
 from cosid.resources.validation import FieldViolation
 from cosid.server import rpc
 from cosid.server.errors import InvalidArgumentError, StatusError
@@ -44,11 +44,13 @@ class TypedService:
         limits: Limits,
         quota: ResourceQuota,
         controllers: Sequence[str] = (),
+        admission: Admission[Any] | None = None,
     ) -> None:
         self._state = state
         self._api = api
         self._limits = limits
         self._quota = quota
+        self._admission = admission
         self._views = Views(state, api, controllers)
 
     def _pointer(self, id: str) -> Pointer:
@@ -100,7 +102,7 @@ class TypedService:
     async def Apply(self, request: Any, context: Context) -> Message:
         options: common_pb2.ApplyOptions = request.options
         requested = _wait_timeout(options)
-        items = validate_items(self._api, request.items, self._limits)
+        items = validate_items(self._api, request.items, self._limits, self._admission)
         planned = await plan(self._api, self._state, items, diffs=options.dry_run)
         changes = [p.change() for p in planned]
         bind_contextvars(

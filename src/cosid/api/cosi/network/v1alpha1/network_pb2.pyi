@@ -7,7 +7,10 @@ name: LinkSpecs.network.cosi.dev (namespace network); status LinkStatuses.networ
 when cosid created it, else puts back the settings cosid found. Addresses: one spec per
 address on a link, id = "<link>/<cidr>" (eth0/10.0.0.5/24): AddressSpecs.network.cosi.dev
 (namespace network); status AddressStatuses.network.cosi.dev (namespace runtime). Deleting a
-spec deletes the address when cosid added it.
+spec deletes the address when cosid added it. Routes: one spec per route, id =
+"<table>/<destination>/<metric>" (main/10.1.0.0/16/0): RouteSpecs.network.cosi.dev (namespace
+network); status RouteStatuses.network.cosi.dev (namespace runtime). Deleting a spec deletes
+the route when cosid added it, else puts back the route cosid found.
 """
 
 from collections import abc as _abc
@@ -625,3 +628,278 @@ class Addresses(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Addresses: _TypeAlias = Addresses  # noqa: Y015
+
+@_typing.final
+class RouteSpec(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESTINATION_FIELD_NUMBER: _builtins.int
+    FAMILY_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    GATEWAY_FIELD_NUMBER: _builtins.int
+    LINK_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    METRIC_FIELD_NUMBER: _builtins.int
+    TABLE_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    PROTOCOL_FIELD_NUMBER: _builtins.int
+    destination: _builtins.str
+    """A network with its prefix length (10.1.0.0/16, 2001:db8:1::/64), canonical; host bits set
+    are refused; a bare address is a host route; "default" with a family, gateway or source.
+    """
+    family: _builtins.str
+    """inet or inet6; empty: the destination's."""
+    type: _builtins.str
+    """unicast, blackhole, unreachable or prohibit; empty: unicast."""
+    gateway: _builtins.str
+    """An address of the destination's family; the route waits for it (WaitingForGateway)."""
+    link: _builtins.str
+    """The output link's name; the route waits for it (WaitingForLink)."""
+    source: _builtins.str
+    """The preferred source address (an address of this host)."""
+    metric: _builtins.int
+    """0 to 4294967295; IPv6: 0 is the kernel's 1024."""
+    table: _builtins.str
+    """main, local, default or 1 to 4294967295; empty: main."""
+    scope: _builtins.str
+    """universe, site, link, host or nowhere; empty: link for a unicast IPv4 route without a
+    gateway, else universe.
+    """
+    protocol: _builtins.str
+    """static, boot, kernel, dhcp, ... or 1 to 255; empty: static."""
+    def __init__(
+        self,
+        *,
+        destination: _builtins.str = ...,
+        family: _builtins.str = ...,
+        type: _builtins.str = ...,
+        gateway: _builtins.str | None = ...,
+        link: _builtins.str | None = ...,
+        source: _builtins.str | None = ...,
+        metric: _builtins.int = ...,
+        table: _builtins.str = ...,
+        scope: _builtins.str = ...,
+        protocol: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_gateway", b"_gateway", "_link", b"_link", "_source", b"_source", "gateway", b"gateway", "link", b"link", "source", b"source"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_gateway", b"_gateway", "_link", b"_link", "_source", b"_source", "destination", b"destination", "family", b"family", "gateway", b"gateway", "link", b"link", "metric", b"metric", "protocol", b"protocol", "scope", b"scope", "source", b"source", "table", b"table", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__gateway: _TypeAlias = _typing.Literal["gateway"]  # noqa: Y015
+    _WhichOneofArgType__gateway: _TypeAlias = _typing.Literal["_gateway", b"_gateway"]  # noqa: Y015
+    _WhichOneofReturnType__link: _TypeAlias = _typing.Literal["link"]  # noqa: Y015
+    _WhichOneofArgType__link: _TypeAlias = _typing.Literal["_link", b"_link"]  # noqa: Y015
+    _WhichOneofReturnType__source: _TypeAlias = _typing.Literal["source"]  # noqa: Y015
+    _WhichOneofArgType__source: _TypeAlias = _typing.Literal["_source", b"_source"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__gateway) -> _WhichOneofReturnType__gateway | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__link) -> _WhichOneofReturnType__link | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__source) -> _WhichOneofReturnType__source | None: ...
+
+Global___RouteSpec: _TypeAlias = RouteSpec  # noqa: Y015
+
+@_typing.final
+class RouteStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TABLE_FIELD_NUMBER: _builtins.int
+    DESTINATION_FIELD_NUMBER: _builtins.int
+    METRIC_FIELD_NUMBER: _builtins.int
+    PRESENT_FIELD_NUMBER: _builtins.int
+    ADDED_FIELD_NUMBER: _builtins.int
+    FAMILY_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    GATEWAY_FIELD_NUMBER: _builtins.int
+    LINK_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    PROTOCOL_FIELD_NUMBER: _builtins.int
+    FLAGS_FIELD_NUMBER: _builtins.int
+    table: _builtins.str
+    destination: _builtins.str
+    metric: _builtins.int
+    present: _builtins.bool
+    """Whether the kernel has a route under the key."""
+    added: _builtins.bool
+    """Whether cosid added it (and so deletes it with the spec)."""
+    family: _builtins.str
+    """inet or inet6."""
+    type: _builtins.str
+    gateway: _builtins.str
+    link: _builtins.str
+    source: _builtins.str
+    scope: _builtins.str
+    protocol: _builtins.str
+    @_builtins.property
+    def flags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The kernel's flags: linkdown, onlink, dead, ..."""
+
+    def __init__(
+        self,
+        *,
+        table: _builtins.str = ...,
+        destination: _builtins.str = ...,
+        metric: _builtins.int = ...,
+        present: _builtins.bool = ...,
+        added: _builtins.bool = ...,
+        family: _builtins.str | None = ...,
+        type: _builtins.str | None = ...,
+        gateway: _builtins.str | None = ...,
+        link: _builtins.str | None = ...,
+        source: _builtins.str | None = ...,
+        scope: _builtins.str | None = ...,
+        protocol: _builtins.str | None = ...,
+        flags: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_family", b"_family", "_gateway", b"_gateway", "_link", b"_link", "_protocol", b"_protocol", "_scope", b"_scope", "_source", b"_source", "_type", b"_type", "family", b"family", "gateway", b"gateway", "link", b"link", "protocol", b"protocol", "scope", b"scope", "source", b"source", "type", b"type"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_family", b"_family", "_gateway", b"_gateway", "_link", b"_link", "_protocol", b"_protocol", "_scope", b"_scope", "_source", b"_source", "_type", b"_type", "added", b"added", "destination", b"destination", "family", b"family", "flags", b"flags", "gateway", b"gateway", "link", b"link", "metric", b"metric", "present", b"present", "protocol", b"protocol", "scope", b"scope", "source", b"source", "table", b"table", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__family: _TypeAlias = _typing.Literal["family"]  # noqa: Y015
+    _WhichOneofArgType__family: _TypeAlias = _typing.Literal["_family", b"_family"]  # noqa: Y015
+    _WhichOneofReturnType__gateway: _TypeAlias = _typing.Literal["gateway"]  # noqa: Y015
+    _WhichOneofArgType__gateway: _TypeAlias = _typing.Literal["_gateway", b"_gateway"]  # noqa: Y015
+    _WhichOneofReturnType__link: _TypeAlias = _typing.Literal["link"]  # noqa: Y015
+    _WhichOneofArgType__link: _TypeAlias = _typing.Literal["_link", b"_link"]  # noqa: Y015
+    _WhichOneofReturnType__protocol: _TypeAlias = _typing.Literal["protocol"]  # noqa: Y015
+    _WhichOneofArgType__protocol: _TypeAlias = _typing.Literal["_protocol", b"_protocol"]  # noqa: Y015
+    _WhichOneofReturnType__scope: _TypeAlias = _typing.Literal["scope"]  # noqa: Y015
+    _WhichOneofArgType__scope: _TypeAlias = _typing.Literal["_scope", b"_scope"]  # noqa: Y015
+    _WhichOneofReturnType__source: _TypeAlias = _typing.Literal["source"]  # noqa: Y015
+    _WhichOneofArgType__source: _TypeAlias = _typing.Literal["_source", b"_source"]  # noqa: Y015
+    _WhichOneofReturnType__type: _TypeAlias = _typing.Literal["type"]  # noqa: Y015
+    _WhichOneofArgType__type: _TypeAlias = _typing.Literal["_type", b"_type"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__family) -> _WhichOneofReturnType__family | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__gateway) -> _WhichOneofReturnType__gateway | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__link) -> _WhichOneofReturnType__link | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__protocol) -> _WhichOneofReturnType__protocol | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__scope) -> _WhichOneofReturnType__scope | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__source) -> _WhichOneofReturnType__source | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__type) -> _WhichOneofReturnType__type | None: ...
+
+Global___RouteStatus: _TypeAlias = RouteStatus  # noqa: Y015
+
+@_typing.final
+class Route(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    SPEC_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    CONDITION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def metadata(self) -> _common_pb2.ObjectMeta: ...
+    @_builtins.property
+    def spec(self) -> Global___RouteSpec: ...
+    @_builtins.property
+    def status(self) -> Global___RouteStatus: ...
+    @_builtins.property
+    def condition(self) -> _common_pb2.Condition: ...
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.ObjectMeta | None = ...,
+        spec: Global___RouteSpec | None = ...,
+        status: Global___RouteStatus | None = ...,
+        condition: _common_pb2.Condition | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["condition", b"condition", "metadata", b"metadata", "spec", b"spec", "status", b"status"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["condition", b"condition", "metadata", b"metadata", "spec", b"spec", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Route: _TypeAlias = Route  # noqa: Y015
+
+@_typing.final
+class Routes(_message.Message):
+    """The messages of RouteService whose names LinkService's hold in this package."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class Event(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        TYPE_FIELD_NUMBER: _builtins.int
+        RESOURCE_FIELD_NUMBER: _builtins.int
+        type: _common_pb2.EventType.ValueType
+        @_builtins.property
+        def resource(self) -> Global___Route: ...
+        def __init__(
+            self,
+            *,
+            type: _common_pb2.EventType.ValueType = ...,
+            resource: Global___Route | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["resource", b"resource"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["resource", b"resource", "type", b"type"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class ApplyRequest(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        ITEMS_FIELD_NUMBER: _builtins.int
+        OPTIONS_FIELD_NUMBER: _builtins.int
+        @_builtins.property
+        def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___Route]:
+            """Each item's metadata (id, version, labels) and spec; status and condition are ignored."""
+
+        @_builtins.property
+        def options(self) -> _common_pb2.ApplyOptions: ...
+        def __init__(
+            self,
+            *,
+            items: _abc.Iterable[Global___Route] | None = ...,
+            options: _common_pb2.ApplyOptions | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["options", b"options"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "options", b"options"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class ApplyResponse(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        ITEMS_FIELD_NUMBER: _builtins.int
+        CHANGES_FIELD_NUMBER: _builtins.int
+        @_builtins.property
+        def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___Route]: ...
+        @_builtins.property
+        def changes(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Change]: ...
+        def __init__(
+            self,
+            *,
+            items: _abc.Iterable[Global___Route] | None = ...,
+            changes: _abc.Iterable[_common_pb2.Change] | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["changes", b"changes", "items", b"items"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Routes: _TypeAlias = Routes  # noqa: Y015

@@ -7,7 +7,10 @@ name: LinkSpecs.network.cosi.dev (namespace network); status LinkStatuses.networ
 when cosid created it, else puts back the settings cosid found. Addresses: one spec per
 address on a link, id = "<link>/<cidr>" (eth0/10.0.0.5/24): AddressSpecs.network.cosi.dev
 (namespace network); status AddressStatuses.network.cosi.dev (namespace runtime). Deleting a
-spec deletes the address when cosid added it.
+spec deletes the address when cosid added it. Routes: one spec per route, id =
+"<table>/<destination>/<metric>" (main/10.1.0.0/16/0): RouteSpecs.network.cosi.dev (namespace
+network); status RouteStatuses.network.cosi.dev (namespace runtime). Deleting a spec deletes
+the route when cosid added it, else puts back the route cosid found.
 """
 
 from collections import abc as _abc
@@ -149,3 +152,61 @@ class AddressServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_common_pb2.DeleteResponse, _abc.Awaitable[_common_pb2.DeleteResponse]]: ...
 
 def add_AddressServiceServicer_to_server(servicer: AddressServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class RouteServiceStub:
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> RouteServiceAsyncStub: ...
+    Get: _grpc.UnaryUnaryMultiCallable[_common_pb2.GetRequest, _network_pb2.Route]
+    List: _grpc.UnaryStreamMultiCallable[_common_pb2.ListRequest, _network_pb2.Route]
+    Watch: _grpc.UnaryStreamMultiCallable[_common_pb2.WatchRequest, _network_pb2.Routes.Event]
+    Apply: _grpc.UnaryUnaryMultiCallable[_network_pb2.Routes.ApplyRequest, _network_pb2.Routes.ApplyResponse]
+    Delete: _grpc.UnaryUnaryMultiCallable[_common_pb2.DeleteRequest, _common_pb2.DeleteResponse]
+
+@_typing.type_check_only
+class RouteServiceAsyncStub(RouteServiceStub):
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    Get: _aio.UnaryUnaryMultiCallable[_common_pb2.GetRequest, _network_pb2.Route]  # type: ignore[assignment]
+    List: _aio.UnaryStreamMultiCallable[_common_pb2.ListRequest, _network_pb2.Route]  # type: ignore[assignment]
+    Watch: _aio.UnaryStreamMultiCallable[_common_pb2.WatchRequest, _network_pb2.Routes.Event]  # type: ignore[assignment]
+    Apply: _aio.UnaryUnaryMultiCallable[_network_pb2.Routes.ApplyRequest, _network_pb2.Routes.ApplyResponse]  # type: ignore[assignment]
+    Delete: _aio.UnaryUnaryMultiCallable[_common_pb2.DeleteRequest, _common_pb2.DeleteResponse]  # type: ignore[assignment]
+
+class RouteServiceServicer(metaclass=_abc_1.ABCMeta):
+    @_abc_1.abstractmethod
+    def Get(
+        self,
+        request: _common_pb2.GetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_network_pb2.Route, _abc.Awaitable[_network_pb2.Route]]: ...
+
+    @_abc_1.abstractmethod
+    def List(
+        self,
+        request: _common_pb2.ListRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_network_pb2.Route], _abc.AsyncIterator[_network_pb2.Route]]: ...
+
+    @_abc_1.abstractmethod
+    def Watch(
+        self,
+        request: _common_pb2.WatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_network_pb2.Routes.Event], _abc.AsyncIterator[_network_pb2.Routes.Event]]: ...
+
+    @_abc_1.abstractmethod
+    def Apply(
+        self,
+        request: _network_pb2.Routes.ApplyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_network_pb2.Routes.ApplyResponse, _abc.Awaitable[_network_pb2.Routes.ApplyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Delete(
+        self,
+        request: _common_pb2.DeleteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_common_pb2.DeleteResponse, _abc.Awaitable[_common_pb2.DeleteResponse]]: ...
+
+def add_RouteServiceServicer_to_server(servicer: RouteServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
