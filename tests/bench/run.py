@@ -3,7 +3,8 @@
 This process is the load generator (grpc.aio, one event loop per scenario); cosid and the bare
 server each run in a process of their own. One daemon serves Get, List and Watch, each on
 types of its own; Creates go to two fresh ones (sqlite synchronous=full and =normal); a
-sandboxed one sets sysctls in its own network namespace. The daemons log at their default
+sandboxed one sets sysctls in its own network namespace; the network part gives each of its
+comparisons a daemon managing a fresh named network namespace. The daemons log at their default
 level ("info"), not at the tests' "debug": a log line per read would be measured too. Where two
 servers are compared, they are measured in turns.
 """
@@ -31,7 +32,9 @@ import grpc
 
 from tests.bench import load
 from tests.bench.bare_server import LIST_LENGTH
+from tests.bench.common import BENCH_DAEMON, ms, percentile, pid, progress
 from tests.bench.cpu import CpuMeter, Machine
+from tests.bench.network import network_sections
 from tests.bench.sysctl_batch import Netns, measure
 from tests.bench.table import Row, Section, render
 from tests.support.daemon import Daemon, running_daemon
@@ -50,12 +53,6 @@ SYSCTL_LOOP_RATIO_GOAL = 2.0
 SYSCTL_PROCESS_SPEEDUP_GOAL = 20.0
 """cosid's batch Apply is at least this many times faster than a sysctl process per key."""
 START_TIMEOUT = 15.0
-
-BENCH_DAEMON = {"log_level": "info"}
-
-
-def progress(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -92,22 +89,8 @@ def bare_server() -> Iterator[BareServer]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def pid(daemon: Daemon) -> int:
-    assert daemon.process is not None
-    return daemon.process.pid
-
-
 def per_second(value: float, unit: str) -> str:
     return f"{value:,.0f} {unit}/s"
-
-
-def ms(nanoseconds: float) -> str:
-    return f"{nanoseconds / 1e6:,.1f} ms"
-
-
-def percentile(ordered: list[int], fraction: float) -> int:
-    """Nearest-rank percentile of an ascending list."""
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def get_section(cosid: Daemon, bare: BareServer) -> Section:
@@ -306,6 +289,7 @@ GROUPS: dict[str, Callable[[], list[Section]]] = {
     "reads": read_sections,
     "create": create_sections,
     "sysctl": sysctl_sections,
+    "network": network_sections,
 }
 """The benchmark's parts, in the order they run; each starts the daemons it needs."""
 
