@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -166,16 +167,7 @@ def _spec_of(found: RouteState) -> RouteSpec | None:
     if "multipath" in found.flags:
         return None
     try:
-        return RouteSpec(
-            **found.key._asdict(),
-            family=found.family,
-            type=found.type,
-            gateway=found.gateway,
-            link=found.link,
-            source=found.source,
-            scope=found.scope,
-            protocol=found.protocol,
-        )
+        return RouteSpec(**found.key._asdict(), **_settings_of(found))
     except ValidationError:
         return None
 
@@ -188,18 +180,21 @@ def _status(
     if found is None:
         return RouteStatus(**key, present=False, added=added)
     return RouteStatus(
-        **key,
-        present=True,
-        added=added,
-        family=found.family,
-        type=found.type,
-        gateway=found.gateway,
-        link=found.link,
-        source=found.source,
-        scope=found.scope,
-        protocol=found.protocol,
-        flags=list(found.flags),
+        **key, present=True, added=added, **_settings_of(found), flags=list(found.flags)
     )
+
+
+def _settings_of(found: RouteState) -> dict[str, Any]:
+    """What the kernel shows of a route beyond its key, by the spec's field names."""
+    return {
+        "family": found.family,
+        "type": found.type,
+        "gateway": found.gateway,
+        "link": found.link,
+        "source": found.source,
+        "scope": found.scope,
+        "protocol": found.protocol,
+    }
 
 
 def _differences(spec: RouteSpec, shown: RouteStatus) -> list[str]:
