@@ -225,7 +225,9 @@ def _build_config_layer(target: Path, config: dict[str, object]) -> None:
         for file in UNITS.glob(f"*.{suffix}"):
             (etc / directory).mkdir(exist_ok=True)
             shutil.copy2(file, etc / directory / f"{file.stem}.conf")
-    (target / CONFIG_PATH.lstrip("/")).write_text(yaml.safe_dump({**_example_config(), **config}))
+    config_file = target / CONFIG_PATH.lstrip("/")
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    config_file.write_text(yaml.safe_dump({**_example_config(), **config}))
 
 
 def _example_config() -> dict[str, object]:
