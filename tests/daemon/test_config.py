@@ -35,6 +35,7 @@ def test_every_domain_has_its_driver_and_the_top_level_resync_by_default() -> No
         "hostname",
         "motd",
         "dns",
+        "link-resolvers",
         "modules",
         "modules-persist",
         "mounts",

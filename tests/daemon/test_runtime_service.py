@@ -27,6 +27,7 @@ CONTROLLERS = [
     "addresses",
     "dns",
     "hostname",
+    "link-resolvers",
     "links",
     "modules",
     "modules-persist",

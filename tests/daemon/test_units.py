@@ -38,7 +38,7 @@ def run(*command: str) -> subprocess.CompletedProcess[str]:
 
 @needs("systemd-analyze")
 @pytest.mark.skipif(not DISTRIBUTION_UNITS.is_dir(), reason=f"no {DISTRIBUTION_UNITS}")
-def test_systemd_verifies_the_units_and_the_confinement_drop_in(tmp_path: Path) -> None:
+def test_systemd_verifies_the_units(tmp_path: Path) -> None:
     """In a private root holding the distribution's units (the targets ours name) and stand-ins
     for the programs ExecStart= and ExecReload= run, which verify checks exist."""
     shutil.copytree(DISTRIBUTION_UNITS, tmp_path / "usr/lib/systemd/system", symlinks=True)
@@ -47,10 +47,9 @@ def test_systemd_verifies_the_units_and_the_confinement_drop_in(tmp_path: Path) 
         (tmp_path / program).write_text("#!/bin/sh\n")
         (tmp_path / program).chmod(0o755)
     installed = tmp_path / "etc/systemd/system"
-    (installed / "cosid.service.d").mkdir(parents=True)
+    installed.mkdir(parents=True)
     for name in UNITS:
         shutil.copy(SYSTEMD / name, installed / name)
-    shutil.copy(SYSTEMD / "cosid-confined.conf", installed / "cosid.service.d/confined.conf")
 
     verified = run(
         "systemd-analyze",
@@ -105,3 +104,22 @@ def test_the_example_config_lists_every_socket_unit_with_its_role_mode_and_group
         assert (listener.group or "root") == socket["SocketGroup"], name
         assert socket["SocketGroup"] in ("root", *groups), f"{name}: sysusers makes its group"
     assert listeners == {}, "every configured socket has its socket unit"
+
+
+def test_the_service_is_confined_and_mounts_in_pid_1s_namespace() -> None:
+    """The file-system confinement gives cosid a mount namespace of its own, so the example
+    config has the mounts drivers work in PID 1's, which takes CAP_SYS_ADMIN, CAP_SYS_CHROOT
+    (setns(2)) and CAP_SYS_PTRACE (opening PID 1's namespace file); everything cosid writes
+    stays writable."""
+    service = unit("cosid.service")["Service"]
+    config = load_config(SYSTEMD / "etc/cosid/config.yaml", {})
+
+    assert (service["ProtectSystem"], service["ProtectHome"], service["PrivateTmp"]) == (
+        "strict",
+        "yes",
+        "yes",
+    )
+    assert service["ReadWritePaths"].split() == ["/etc", "/var/lib/cosid", "/run/cosid"]
+    needed = {"CAP_SYS_ADMIN", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE"}
+    assert needed <= set(service["CapabilityBoundingSet"].split())
+    assert config.domains.mounts.namespace == "init"

@@ -203,11 +203,35 @@ class Resolved:
     def global_dns(self) -> str:
         """What ``busctl`` says of its Manager's DNS and Domains properties (not cosid's
         code)."""
+        return self._busctl(
+            "get-property", "/org/freedesktop/resolve1", "Manager", "DNS", "Domains"
+        )
+
+    @property
+    def pid(self) -> int:
+        """Its process id while it runs: its network namespace is /proc/<pid>/ns/net."""
+        assert self._process is not None, "resolved is not running"
+        return self._process.pid
+
+    def link_dns(self, index: int) -> str:
+        """What ``busctl`` says of the DNS, Domains and DefaultRoute properties of its link
+        `index` (not cosid's code)."""
+        found = self._busctl(
+            "call", "/org/freedesktop/resolve1", "Manager", "GetLink", "i", str(index)
+        )
+        path = found.split('"')[1]  # o "/org/freedesktop/resolve1/link/_32"
+        return self._busctl("get-property", path, "Link", "DNS", "Domains", "DefaultRoute")
+
+    def revert_link(self, index: int) -> None:
+        """Make it forget the per-link settings of link `index`, as a restart would."""
+        self._busctl("call", "/org/freedesktop/resolve1", "Manager", "RevertLink", "i", str(index))
+
+    def _busctl(self, verb: str, path: str, interface: str, *arguments: str) -> str:
         return subprocess.run(
             [
                 *(shutil.which("busctl") or "busctl", f"--address={self.bus.address}"),
-                *("get-property", RESOLVED_SERVICE, "/org/freedesktop/resolve1"),
-                *("org.freedesktop.resolve1.Manager", "DNS", "Domains"),
+                *(verb, RESOLVED_SERVICE, path, f"org.freedesktop.resolve1.{interface}"),
+                *arguments,
             ],
             capture_output=True,
             text=True,

@@ -22,6 +22,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -56,7 +57,7 @@ class Result:
 
 
 class Machine:
-    def __init__(self, kit: Kit, workdir: Path, config: dict[str, object]) -> None:
+    def __init__(self, kit: Kit, workdir: Path, config: dict[str, Any]) -> None:
         self.kit = kit
         self.workdir = workdir
         self.config = config
@@ -161,10 +162,10 @@ class Machine:
             time.sleep(0.5)
         raise VmError(f"{unit} is not active after {timeout:.0f} s ({state})\n{self.tail()}")
 
-    def reconfigure(self, settings: dict[str, object]) -> None:
+    def reconfigure(self, settings: dict[str, Any]) -> None:
         """Restart cosid with `settings` over the config it booted with (e.g. another driver:
         `{"domains": {"dns": {"driver": "resolved"}}}`); `{}` goes back to that config."""
-        config = {**_example_config(), **self.config, **settings}
+        config = _merged(_merged(_example_config(), self.config), settings)
         self.check("tee", CONFIG_PATH, input=yaml.safe_dump(config))
         self.check("systemctl", "restart", "cosid.service", timeout=BOOT_TIMEOUT)
         self.wait_active("cosid.service")
@@ -213,7 +214,7 @@ class Machine:
         return "--- console ---\n" + "\n".join(text)
 
 
-def _build_config_layer(target: Path, config: dict[str, object]) -> None:
+def _build_config_layer(target: Path, config: dict[str, Any]) -> None:
     """The guest's own files over the host's root: tests/vm/guest, and cosid's units and
     example config from systemd/ installed as a package would install them, with `config`'s
     settings over the example's."""
@@ -227,12 +228,24 @@ def _build_config_layer(target: Path, config: dict[str, object]) -> None:
             shutil.copy2(file, etc / directory / f"{file.stem}.conf")
     config_file = target / CONFIG_PATH.lstrip("/")
     config_file.parent.mkdir(parents=True, exist_ok=True)
-    config_file.write_text(yaml.safe_dump({**_example_config(), **config}))
+    config_file.write_text(yaml.safe_dump(_merged(_example_config(), config)))
 
 
-def _example_config() -> dict[str, object]:
+def _merged(base: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """`settings` over `base`, mappings merged key by key (`{"domains": {"dns": ...}}` keeps
+    the example's other domains)."""
+    merged = dict(base)
+    for key, value in settings.items():
+        below = merged.get(key)
+        if isinstance(below, dict) and isinstance(value, dict):
+            value = _merged(below, value)
+        merged[key] = value
+    return merged
+
+
+def _example_config() -> dict[str, Any]:
     """The example config shipped with the units."""
-    example: dict[str, object] = yaml.safe_load((UNITS / CONFIG_PATH.lstrip("/")).read_text())
+    example: dict[str, Any] = yaml.safe_load((UNITS / CONFIG_PATH.lstrip("/")).read_text())
     return example
 
 

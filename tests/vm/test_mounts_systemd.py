@@ -2,8 +2,10 @@
 mount units over the real system bus; the result is checked from outside cosid with
 `systemctl` and `findmnt` through the agent.
 
-cosid runs with ``domains.mounts.driver: systemd`` for this module only (`systemd_driver`),
-and goes back to the example config after it.
+cosid runs the shipped, hardened unit (a mount namespace of its own) with the example config's
+``domains.mounts.namespace: init``; with ``domains.mounts.driver: systemd`` for the tests that
+ask for it (`systemd_driver`), going back to the example config after them, and with the
+example config's kernel driver for the last test.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import pytest
 from cosid.drivers.mounts.systemd import unit_name
 from cosid.resources import mounts
 from tests.support.typed import TypedStub, typed_stub_at
-from tests.vm.initramfs import CHECKOUT_DIRECTORY
 from tests.vm.machine import BOOT_TIMEOUT, Machine, VmError
 
 pytestmark = pytest.mark.timeout(900)
@@ -28,7 +29,11 @@ WAIT = 120.0
 """Deadline of an Apply with wait: TCG is slow, and the first calls import lazily."""
 TARGET = "/srv/cosid-systemd"
 UNIT = unit_name(TARGET)
-SYSTEMD_DRIVER: dict[str, object] = {"domains": {"mounts": {"driver": "systemd"}}}
+SYSTEMD_DRIVER: dict[str, object] = {
+    "domains": {"mounts": {"driver": "systemd", "namespace": "init"}}
+}
+"""The systemd driver, the rest of the mounts settings as the example config has them
+(`Machine.reconfigure` replaces its whole `domains`)."""
 SPEC = {"target": TARGET, "fstype": "tmpfs", "mkdir": True, "options": {"size": "8m"}}
 
 
@@ -163,32 +168,70 @@ async def test_a_mount_systemd_already_has_a_unit_for_fails_with_unit_exists(
         vm.run("rmdir", target)
 
 
-async def test_mounts_reach_the_host_from_a_confined_cosid(systemd_driver: Machine) -> None:
-    """With systemd/cosid-confined.conf, cosid has a mount namespace of its own; the systemd
-    driver's mounts are PID 1's, so the node sees them, and cosid sees them too (its namespace
-    is a slave of the node's): its status matches, and delete unmounts them."""
+async def test_a_hardened_cosid_changes_flags_in_place_on_the_node(
+    systemd_driver: Machine,
+) -> None:
+    """The shipped unit gives cosid a mount namespace of its own; systemd's mounts are PID 1's,
+    and so are cosid's remounts and its view of the table (``namespace: init``): a flags change
+    in place reaches the node, cosid's status matches, and delete unmounts."""
     vm = systemd_driver
     target = "/srv/cosid-confined"
-    drop_in = "/etc/systemd/system/cosid.service.d/confined.conf"
-    vm.check("mkdir", "-p", target, drop_in.rsplit("/", 1)[0])
-    vm.check("cp", f"{CHECKOUT_DIRECTORY}/systemd/cosid-confined.conf", drop_in)
-    vm.check("systemctl", "daemon-reload")
+    vm.check("mkdir", "-p", target)
     try:
-        reconfigure(vm, SYSTEMD_DRIVER)
-        cosid = vm.check("systemctl", "show", "-p", "MainPID", "--value", "cosid.service").strip()
-        assert vm.check("readlink", f"/proc/{cosid}/ns/mnt") != vm.check(
-            "readlink", "/proc/1/ns/mnt"
-        ), "the drop-in gives cosid a mount namespace of its own"
+        assert cosid_namespace(vm) != vm.check("readlink", "/proc/1/ns/mnt")
         async with typed_stub_at(vm.grpc_target, mounts.API) as stub:
-            spec = stub.item({"target": target, "fstype": "tmpfs"})
-            [view] = (await stub.apply(spec, wait=True, deadline=WAIT)).items
+            spec = {"target": target, "fstype": "tmpfs"}
+            [view] = (await stub.apply(stub.item(spec), wait=True, deadline=WAIT)).items
             assert view.status.matches
             [found] = mounted_at(vm, target)
             assert found["fstype"] == "tmpfs"
+
+            read_only = {**spec, "options": {"ro": True}}
+            [view] = (await stub.apply(stub.item(read_only), wait=True, deadline=WAIT)).items
+            assert view.status.matches
+            [found] = mounted_at(vm, target)
+            assert "ro" in found["options"].split(",")
+            active = vm.run("systemctl", "is-active", unit_name(target)).stdout.strip()
+            assert active == "active", "the unit's own mount, remounted in place"
+
             await stub.delete(target, WAIT)
         assert mounted_at(vm, target) == []
     finally:
-        vm.run("rm", "-f", drop_in)
-        vm.run("systemctl", "daemon-reload")
-        reconfigure(vm, SYSTEMD_DRIVER)
+        vm.run("umount", target)
+        vm.run("rmdir", target)
+
+
+def cosid_namespace(vm: Machine) -> str:
+    """The mount namespace cosid.service runs in."""
+    cosid = vm.check("systemctl", "show", "-p", "MainPID", "--value", "cosid.service").strip()
+    return vm.check("readlink", f"/proc/{cosid}/ns/mnt")
+
+
+async def test_the_shipped_unit_mounts_on_the_node_with_the_kernel_driver(vm: Machine) -> None:
+    """The shipped unit and example config (hardened; the kernel driver in PID 1's mount
+    namespace): a tmpfs applied is the node's, a change to read-only is made in place, and
+    delete unmounts it and removes the directory mkdir made."""
+    reconfigure(vm, {})
+    target = "/srv/cosid-kernel"
+    assert cosid_namespace(vm) != vm.check("readlink", "/proc/1/ns/mnt")
+    try:
+        async with typed_stub_at(vm.grpc_target, mounts.API) as stub:
+            spec = {"target": target, "fstype": "tmpfs", "mkdir": True, "options": {"size": "8m"}}
+            [view] = (await stub.apply(stub.item(spec), wait=True, deadline=WAIT)).items
+            assert view.status.matches
+            [found] = mounted_at(vm, target)
+            assert (found["fstype"], found["source"]) == ("tmpfs", "tmpfs")
+            assert "size=8192k" in found["options"]
+
+            read_only = {**spec, "options": {"size": "8m", "ro": True}}
+            [view] = (await stub.apply(stub.item(read_only), wait=True, deadline=WAIT)).items
+            assert view.status.matches
+            [changed] = mounted_at(vm, target)
+            assert "ro" in changed["options"].split(",")
+
+            await stub.delete(target, WAIT)
+        assert mounted_at(vm, target) == []
+        assert vm.run("test", "-e", target).returncode == 1, "the directory mkdir made is removed"
+    finally:
+        vm.run("umount", target)
         vm.run("rmdir", target)

@@ -173,6 +173,11 @@ class MountsConfig(DomainConfig):
     driver: Literal["kernel", "systemd"] = "kernel"
     """kernel: mount(2) and umount2(2); systemd: transient mount units started and stopped by
     systemd over the system bus (in PID 1's mount namespace, so not in the sandbox)."""
+    namespace: Literal["own", "init"] = "own"
+    """Where the drivers mount, unmount, remount and read the mount table: own: the daemon's
+    mount namespace (the sandbox's private one); init: PID 1's, entered by a worker thread (so
+    a service with a mount namespace of its own, hardened cosid.service, mounts on the node;
+    not in the sandbox; needs CAP_SYS_ADMIN, CAP_SYS_CHROOT and CAP_SYS_PTRACE)."""
     lazy_unmount: bool = False
     """Deleting a spec detaches a busy mount (MNT_DETACH) instead of failing until it is free."""
     deny: tuple[str, ...] = ("/",)
@@ -274,6 +279,11 @@ class Config(_Strict):
             raise ValueError(
                 "domains.mounts.driver systemd cannot run in a sandbox: systemd mounts in its "
                 "own mount namespace, the host's"
+            )
+        if self.sandbox and self.domains.mounts.namespace == "init":
+            raise ValueError(
+                "domains.mounts.namespace init cannot run in a sandbox: PID 1's mount namespace "
+                "is the host's"
             )
         return self
 

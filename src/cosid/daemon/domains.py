@@ -12,6 +12,7 @@ from cosid.controllers.addresses import AddressesController
 from cosid.controllers.boot_files import BootFilesController
 from cosid.controllers.dns import DnsController
 from cosid.controllers.hostname import HostnameController
+from cosid.controllers.link_resolvers import LinkResolversController
 from cosid.controllers.links import LinksController
 from cosid.controllers.modules import ModulesController
 from cosid.controllers.motd import MotdController
@@ -21,8 +22,11 @@ from cosid.controllers.sysctl import SysctlController
 from cosid.daemon.config import Config
 from cosid.drivers.dbus import SystemBus
 from cosid.drivers.dns.driver import DnsDriver
+from cosid.drivers.dns.link_driver import LinkResolverDriver
 from cosid.drivers.dns.resolvconf import ResolvConfDriver
+from cosid.drivers.dns.resolvconf_links import ResolvConfLinkDriver
 from cosid.drivers.dns.resolved import ResolvedDriver
+from cosid.drivers.dns.resolved_links import ResolvedLinkDriver
 from cosid.drivers.hostname.driver import HostnameDriver
 from cosid.drivers.hostname.hostnamed import HostnamedDriver
 from cosid.drivers.hostname.kernel import KernelHostnameDriver
@@ -32,8 +36,12 @@ from cosid.drivers.modules.kernel import KernelModuleDriver
 from cosid.drivers.modules.persist import ModuleBootFiles
 from cosid.drivers.motd.driver import MotdDriver
 from cosid.drivers.motd.file import FileMotdDriver
-from cosid.drivers.mounts.driver import MountDriver
 from cosid.drivers.mounts.kernel import KernelMountDriver
+from cosid.drivers.mounts.namespace import (
+    EnteredMountNamespace,
+    MountNamespace,
+    OwnMountNamespace,
+)
 from cosid.drivers.mounts.policy import TargetPolicy
 from cosid.drivers.mounts.systemd import SystemdMountDriver
 from cosid.drivers.network.addresses import NetlinkAddressDriver
@@ -49,6 +57,7 @@ from cosid.resources import (
     addresses,
     dns,
     hostname,
+    link_resolvers,
     links,
     modules,
     motd,
@@ -125,13 +134,16 @@ def _hostname_driver(config: Config) -> HostnameDriver:
 
 
 def _checks(
-    hostname_driver: HostnameDriver, mounts_driver: MountDriver, dns_driver: DnsDriver
+    hostname_driver: HostnameDriver, mounts_driver: KernelMountDriver, dns_driver: DnsDriver
 ) -> tuple[StartupCheck, ...]:
     checks = []
     if isinstance(hostname_driver, HostnamedDriver):
         checks.append(StartupCheck("domains.hostname.driver is hostnamed", hostname_driver.check))
     if isinstance(mounts_driver, SystemdMountDriver):
         checks.append(StartupCheck("domains.mounts.driver is systemd", mounts_driver.check_systemd))
+    mounts_namespace = mounts_driver.namespace
+    if isinstance(mounts_namespace, EnteredMountNamespace):
+        checks.append(StartupCheck("domains.mounts.namespace is init", mounts_namespace.check))
     if isinstance(dns_driver, ResolvedDriver):
         checks.append(StartupCheck("domains.dns.driver is resolved", dns_driver.check))
     return tuple(checks)
@@ -155,6 +167,17 @@ def _dns_driver(config: Config) -> DnsDriver:
             return ResolvConfDriver(config.root, symlink=settings.symlink)
         case "resolved":
             return ResolvedDriver(config.root, SystemBus.from_environment())
+
+
+def _link_resolver_driver(config: Config) -> LinkResolverDriver:
+    """resolved: its per-link settings over the system bus, links named as in the daemon's
+    network namespace. resolvconf: resolv.conf has no per-link settings, so every spec is
+    refused (``Unsupported``)."""
+    match config.domains.dns.driver:
+        case "resolvconf":
+            return ResolvConfLinkDriver()
+        case "resolved":
+            return ResolvedLinkDriver(SystemBus.from_environment())
 
 
 def _modules_driver(config: Config) -> ModuleDriver:
@@ -199,15 +222,28 @@ def _mounts_admission(policy: TargetPolicy) -> Admission[mounts.MountSpec]:
     return Admission(mounts.SPECS, mounts.MountSpec, policy.violations)
 
 
-def _mounts_driver(config: Config, policy: TargetPolicy) -> MountDriver:
-    """kernel: mounts go into the daemon's mount namespace (the sandbox's own, private one).
-    systemd: PID 1 mounts them in its namespace (the config refuses it in the sandbox). Either
-    way at targets under the root prefix, never at a target `policy` denies."""
+def _mounts_namespace(config: Config) -> MountNamespace:
+    """own: the daemon's mount namespace (the sandbox's own, private one). init: PID 1's, for a
+    service confined to a namespace of its own (the config refuses it in the sandbox)."""
+    match config.domains.mounts.namespace:
+        case "own":
+            return OwnMountNamespace()
+        case "init":
+            return EnteredMountNamespace()
+
+
+def _mounts_driver(config: Config, policy: TargetPolicy) -> KernelMountDriver:
+    """kernel: mounts go into the configured namespace (`_mounts_namespace`). systemd: PID 1
+    mounts them in its namespace (the config refuses it in the sandbox); remounts and the
+    table are the configured namespace's. Either way at targets under the root prefix, never
+    at a target `policy` denies."""
+    namespace = _mounts_namespace(config)
     match config.domains.mounts.driver:
         case "kernel":
-            return KernelMountDriver(config.root, policy)
+            return KernelMountDriver(config.root, policy, namespace)
         case "systemd":
-            return SystemdMountDriver(config.root, policy, SystemBus.from_environment())
+            bus = SystemBus.from_environment()
+            return SystemdMountDriver(config.root, policy, bus, namespace)
 
 
 def _network_drivers(config: Config) -> tuple[LinkDriver, AddressDriver, RouteDriver]:
@@ -247,6 +283,7 @@ def build_domains(config: Config) -> Domains:
             *hostname.DEFINITIONS,
             *motd.DEFINITIONS,
             *dns.DEFINITIONS,
+            *link_resolvers.DEFINITIONS,
             *modules.DEFINITIONS,
             *mounts.DEFINITIONS,
             *links.DEFINITIONS,
@@ -259,6 +296,9 @@ def build_domains(config: Config) -> Domains:
             HostnameController(hostname_driver, config.resync_seconds_of(settings.hostname)),
             MotdController(_motd_driver(config), config.resync_seconds_of(settings.motd)),
             DnsController(dns_driver, config.resync_seconds_of(settings.dns)),
+            LinkResolversController(
+                _link_resolver_driver(config), config.resync_seconds_of(settings.dns)
+            ),
             ModulesController(_modules_driver(config), config.resync_seconds_of(settings.modules)),
             _modules_persistence(config),
             MountsController(

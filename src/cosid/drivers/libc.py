@@ -5,7 +5,8 @@ read right after it, on the same thread (ctypes keeps a private errno per thread
 wrappers raise OSError like the os module does.
 
 Namespaces are per thread: sethostname(2) and setdomainname(2) change the UTS namespace of the
-calling thread, and gethostname/getdomainname read it.
+calling thread, and gethostname/getdomainname read it; mount(2) and umount2(2) act in its mount
+namespace, which `unshare` (CLONE_FS) and `setns` let one thread leave for another.
 """
 
 from __future__ import annotations
@@ -86,6 +87,13 @@ def umount2(target: bytes, flags: int) -> None:
     """umount2(2): unmount the topmost mount at `target` (``MNT_DETACH`` detaches a busy one
     lazily; ``UMOUNT_NOFOLLOW`` refuses a symlink as the last component)."""
     if LIBC.umount2(target, flags) != 0:
+        raise last_error()
+
+
+def unshare(flags: int) -> None:
+    """unshare(2): give the calling thread its own copy of what `flags` names (``CLONE_FS``:
+    its root, working directory and umask, which setns(2) into a mount namespace needs)."""
+    if LIBC.unshare(flags) != 0:
         raise last_error()
 
 

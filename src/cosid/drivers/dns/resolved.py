@@ -258,7 +258,9 @@ async def _global_configuration(connection: BusConnection) -> ResolverConfig:
     domains = properties.get("Domains", [])
     return ResolverConfig(
         nameservers=tuple(
-            _address(family, address) for index, family, address in servers if index == _GLOBAL
+            server_address(family, address)
+            for index, family, address in servers
+            if index == _GLOBAL
         ),
         search=tuple(
             name for index, name, routing_only in domains if index == _GLOBAL and not routing_only
@@ -266,7 +268,7 @@ async def _global_configuration(connection: BusConnection) -> ResolverConfig:
     )
 
 
-def _address(family: int, packed: Any) -> str:
+def server_address(family: int, packed: Any) -> str:
     """An address of resolved's ``DNS`` property (family, bytes) in canonical text."""
     address = ipaddress.ip_address(bytes(packed))
     expected = socket.AF_INET if address.version == 4 else socket.AF_INET6

@@ -2,10 +2,12 @@
 
 Namespaces: mounts belong to a mount namespace, and a thread may have its own (tests give one
 a namespace of its own; the daemon has one for all its threads, a private one in
-``--sandbox``). Every call therefore stays on the caller's thread: the table it reads
-(`MOUNTINFO`, the calling thread's), the mounts it makes and the watcher it starts are all of
-the same namespace. Mounting is rare (a new spec or a repair), so a mount's few milliseconds
-are spent inline.
+``--sandbox``, and a hardened service's own). Every method's blocking work (path lookups,
+mount(2), umount2(2), mkdir, reading mountinfo) runs as one call in the driver's
+`MountNamespace`: inline on the caller's thread (`OwnMountNamespace`: a mount's few
+milliseconds are spent inline, mounting being rare), or on a worker thread that entered PID 1's
+namespace (`EnteredMountNamespace`). The table it reads and the watcher it starts are that
+namespace's too.
 
 Paths: targets, bind sources, devices and overlay layers are node paths, put under the root
 prefix (resolved once, when the driver is made). No symlink is followed below it: the target
@@ -36,6 +38,7 @@ import posixpath
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Final
 
@@ -56,7 +59,8 @@ from cosid.drivers.mounts.driver import (
     MountTargetNotFoundError,
     MountUnknownFilesystemError,
 )
-from cosid.drivers.mounts.mountinfo import MOUNTINFO, MountEntry
+from cosid.drivers.mounts.mountinfo import MountEntry
+from cosid.drivers.mounts.namespace import MountNamespace, OwnMountNamespace
 from cosid.drivers.mounts.options import (
     MS_BIND,
     MS_REC,
@@ -82,13 +86,18 @@ _NOT_EMPTY: Final = (errno.ENOTEMPTY, errno.EEXIST, errno.EBUSY)
 
 
 class KernelMountDriver:
-    """`MountDriver` over the calling thread's mount namespace, with node paths under `root`
-    and the targets `policy` allows."""
+    """`MountDriver` over the mount namespace `namespace` (the calling thread's unless told),
+    with node paths under `root` and the targets `policy` allows."""
 
-    def __init__(self, root: Path, policy: TargetPolicy, table: str = MOUNTINFO) -> None:
+    def __init__(
+        self,
+        root: Path,
+        policy: TargetPolicy,
+        namespace: MountNamespace | None = None,
+    ) -> None:
         self.root = os.path.realpath(root)
         self.policy = policy
-        self._table = table
+        self.namespace: MountNamespace = namespace or OwnMountNamespace()
 
     def check(self, target: str) -> None:
         self.policy.check(target)
@@ -100,6 +109,33 @@ class KernelMountDriver:
         return self.root if path == "/" else f"{self.root}{path}"
 
     async def find(self, target: str) -> MountEntry | None:
+        return await self.namespace.run(partial(self._find, target))
+
+    async def fit(self, spec: MountSpec, entry: MountEntry | None) -> Fit:
+        return await self.namespace.run(partial(self._fit, spec, entry))
+
+    async def missing(self, target: str) -> str | None:
+        return await self.namespace.run(partial(self._missing, target))
+
+    async def make_directories(self, target: str) -> None:
+        await self.namespace.run(partial(self._make_directories, target))
+
+    async def mount(self, spec: MountSpec) -> None:
+        await self.namespace.run(partial(self._mount_spec, spec))
+
+    async def reconfigure(self, spec: MountSpec) -> None:
+        await self.namespace.run(partial(self._reconfigure, spec))
+
+    async def unmount(self, target: str, *, detach_busy: bool) -> None:
+        await self.namespace.run(partial(self._unmount, target, detach_busy))
+
+    async def remove_directories(self, target: str, created_from: str) -> None:
+        await self.namespace.run(partial(self._remove_directories, target, created_from))
+
+    def changes(self) -> MountTableWatcher:
+        return MountTableWatcher(self.namespace.table)
+
+    def _find(self, target: str) -> MountEntry | None:
         real = self.real_path(target)
         try:
             fd = open_no_symlinks(real, os.O_PATH)
@@ -109,7 +145,7 @@ class KernelMountDriver:
             raise _path_error(target, target, error, MountTargetNotFoundError) from None
         try:
             visible = _mount_id(fd)
-            entries = mountinfo.read(self._table)
+            entries = mountinfo.read(self.namespace.table)
         except OSError as error:
             raise MountReadError(
                 target, f"cannot read the mount table: {describe_os_error(error)}", error.errno
@@ -119,14 +155,14 @@ class KernelMountDriver:
         entry = next((entry for entry in entries if entry.mount_id == visible), None)
         return entry if entry is not None and entry.mount_point == real else None
 
-    async def fit(self, spec: MountSpec, entry: MountEntry | None) -> Fit:
+    def _fit(self, spec: MountSpec, entry: MountEntry | None) -> Fit:
         if entry is None or not self._same_filesystem(spec, entry):
             return Fit.OTHER
         if flags_match(spec.options, entry) and size_matches(spec.options, entry):
             return Fit.SAME if self._mode_matches(spec) else Fit.ADJUSTABLE
         return Fit.ADJUSTABLE
 
-    async def missing(self, target: str) -> str | None:
+    def _missing(self, target: str) -> str | None:
         if self._exists(target, target):
             return None
         path = "/"
@@ -136,7 +172,7 @@ class KernelMountDriver:
                 return path
         return None  # created meanwhile
 
-    async def make_directories(self, target: str) -> None:
+    def _make_directories(self, target: str) -> None:
         self.check(target)
         path = "/"
         for component in target.split("/")[1:]:
@@ -148,7 +184,7 @@ class KernelMountDriver:
                     raise _directory_error(target, f"cannot create {created}", error) from None
             path = posixpath.join(path, component)
 
-    async def mount(self, spec: MountSpec) -> None:
+    def _mount_spec(self, spec: MountSpec) -> None:
         self.check(spec.target)
         with self._opened(spec.target, spec.target, MountTargetNotFoundError) as target:
             if spec.options.bind:
@@ -156,9 +192,9 @@ class KernelMountDriver:
             else:
                 self._mount_filesystem(spec, _linked(target))
 
-    async def reconfigure(self, spec: MountSpec) -> None:
+    def _reconfigure(self, spec: MountSpec) -> None:
         self.check(spec.target)
-        entry = await self.find(spec.target)
+        entry = self._find(spec.target)
         if entry is None:
             raise MountNotAppliedError(spec.target, "nothing is mounted there to change")
         steps = []
@@ -171,7 +207,7 @@ class KernelMountDriver:
         for step in steps:
             step(spec)
 
-    async def unmount(self, target: str, *, detach_busy: bool) -> None:
+    def _unmount(self, target: str, detach_busy: bool) -> None:
         self.check(target)
         if target == "/" and self.root == "/":
             raise MountInvalidError(target, "cosid does not unmount the node's root")
@@ -190,7 +226,7 @@ class KernelMountDriver:
                 except OSError as detach_error:
                     raise _unmount_error(target, detach_error) from None
 
-    async def remove_directories(self, target: str, created_from: str) -> None:
+    def _remove_directories(self, target: str, created_from: str) -> None:
         self.check(target)
         if target != created_from and not target.startswith(f"{created_from}/"):
             return  # not a directory on the way to the target: not cosid's to remove
@@ -212,9 +248,6 @@ class KernelMountDriver:
                 return False
             raise _directory_error(target, f"cannot remove {path}", error) from None
         return True
-
-    def changes(self) -> MountTableWatcher:
-        return MountTableWatcher(self._table)
 
     def _same_filesystem(self, spec: MountSpec, entry: MountEntry) -> bool:
         if spec.options.bind:

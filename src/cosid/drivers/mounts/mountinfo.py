@@ -13,8 +13,9 @@ octal escape (``\\040``), and a file system's options escape their commas, so fi
 split first and unescaped after. Paths are bytes; they are decoded as UTF-8, with the
 replacement character for anything else (a path cosid could be asked for is valid UTF-8).
 
-The file shows the mount namespace of the thread that opens it: `MOUNTINFO` names the calling
-thread's (the daemon has one namespace; tests give a thread its own).
+The file shows the mount namespace of the thread it belongs to: `MOUNTINFO` names the calling
+thread's (the daemon has one namespace; tests give a thread its own), and
+``/proc/self/task/<tid>/mountinfo`` another thread's (`cosid.drivers.mounts.namespace`).
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ replaced): the deny lists, the mount table read from mountinfo (so the status, a
 noticed by POLLPRI, are the same whoever mounted), comparing, making and removing the
 target's directories, and changing flags, a tmpfs's size or mode in place (a remount by
 mount(2): systemd sees it in mountinfo, and has no call that remounts a unit with new
-options).
+options). All of it happens in the driver's `MountNamespace`, which must be PID 1's for the
+mount table to show systemd's mounts and for a remount to reach them: the daemon's own when it
+shares PID 1's, else PID 1's entered (``domains.mounts.namespace: init``).
 
 Units: named after the target's real path (under the root prefix). They are transient, so
 they are gone at the next boot, when cosid mounts everything again before it reports READY.
@@ -36,6 +38,7 @@ systemd is not there.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -58,7 +61,7 @@ from cosid.drivers.mounts.driver import (
     MountTargetNotFoundError,
 )
 from cosid.drivers.mounts.kernel import KernelMountDriver
-from cosid.drivers.mounts.mountinfo import MOUNTINFO
+from cosid.drivers.mounts.namespace import MountNamespace
 from cosid.drivers.mounts.options import OverlayDirs, mount_data
 from cosid.drivers.mounts.policy import TargetPolicy
 from cosid.resources.mounts import OVERLAY, MountOptions, MountSpec
@@ -163,18 +166,17 @@ def unit_properties(
 
 class SystemdMountDriver(KernelMountDriver):
     """`MountDriver` whose mounts are systemd's transient mount units, asked for on `bus`;
-    everything else as `KernelMountDriver` (the mount table of the calling thread's
-    namespace, which must be PID 1's)."""
+    everything else as `KernelMountDriver` (in `namespace`, which must be PID 1's)."""
 
     def __init__(
         self,
         root: Path,
         policy: TargetPolicy,
         bus: SystemBus,
-        table: str = MOUNTINFO,
+        namespace: MountNamespace | None = None,
         job_timeout: float = DEFAULT_JOB_TIMEOUT_SECONDS,
     ) -> None:
-        super().__init__(root, policy, table)
+        super().__init__(root, policy, namespace)
         self.bus = bus
         self.job_timeout = job_timeout
 
@@ -195,10 +197,7 @@ class SystemdMountDriver(KernelMountDriver):
     async def mount(self, spec: MountSpec) -> None:
         self.check(spec.target)
         unit = self.unit(spec.target)
-        with self._opened(spec.target, spec.target, MountTargetNotFoundError):
-            pass  # it exists, through no symlink: systemd would create a missing one
-        overlay = self._checked_overlay(spec) if spec.fstype == OVERLAY else None
-        properties = unit_properties(spec, self._what(spec), self.real_path(spec.target), overlay)
+        properties = await self.namespace.run(partial(self._properties, spec))
         async with self.bus.connect() as connection:
             await self._run_job(
                 connection,
@@ -229,6 +228,13 @@ class SystemdMountDriver(KernelMountDriver):
         if not detach_busy:
             raise MountBusyError(target, f"is still mounted, busy: {why}")
         await super().unmount(target, detach_busy=True)
+
+    def _properties(self, spec: MountSpec) -> list[tuple[str, Variant]]:
+        """The unit's properties, its paths checked first (in the namespace)."""
+        with self._opened(spec.target, spec.target, MountTargetNotFoundError):
+            pass  # it exists, through no symlink: systemd would create a missing one
+        overlay = self._checked_overlay(spec) if spec.fstype == OVERLAY else None
+        return unit_properties(spec, self._what(spec), self.real_path(spec.target), overlay)
 
     def _what(self, spec: MountSpec) -> str:
         """The unit's What: a bind mount's source and a block device as real paths (the

@@ -26,7 +26,8 @@ from cosid.runtime.controller import Notice
 
 class MountTableWatcher:
     """An async iterator that yields once after each change (or burst of changes) of the
-    mount table of the thread that made it; made inside a running event loop, which it uses.
+    mount table the mountinfo file `path` shows (the namespace of the thread that made it,
+    unless `path` names another thread's); made inside a running event loop, which it uses.
 
     It watches from the moment it is made, so a change between making it and iterating is
     not lost. `close` ends it (an iteration waiting then stops).

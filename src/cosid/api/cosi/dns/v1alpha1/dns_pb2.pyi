@@ -309,3 +309,206 @@ class ApplyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ApplyResponse: _TypeAlias = ApplyResponse  # noqa: Y015
+
+@_typing.final
+class LinkResolverSpec(_message.Message):
+    """Per-link DNS through systemd-resolved (the resolved driver only). One spec per link, id =
+    the link's name: LinkResolverSpecs.dns.cosi.dev (namespace dns); status
+    LinkResolverStatuses.dns.cosi.dev (namespace runtime), what resolved reports for the link.
+    Deleting a spec reverts the link in resolved (RevertLink): it forgets cosid's settings.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINK_FIELD_NUMBER: _builtins.int
+    SERVERS_FIELD_NUMBER: _builtins.int
+    DOMAINS_FIELD_NUMBER: _builtins.int
+    DEFAULT_ROUTE_FIELD_NUMBER: _builtins.int
+    link: _builtins.str
+    """The link's name (at most 15 bytes): the resource id."""
+    default_route: _builtins.bool
+    """Whether the link's servers take the queries no domain routes; unset: resolved decides."""
+    @_builtins.property
+    def servers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """At most 16 IPv4 or IPv6 addresses, without a zone id."""
+
+    @_builtins.property
+    def domains(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """At most 32 domain names; "~" in front: routing-only ("~corp.example"), "~." every query."""
+
+    def __init__(
+        self,
+        *,
+        link: _builtins.str = ...,
+        servers: _abc.Iterable[_builtins.str] | None = ...,
+        domains: _abc.Iterable[_builtins.str] | None = ...,
+        default_route: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_default_route", b"_default_route", "default_route", b"default_route"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_default_route", b"_default_route", "default_route", b"default_route", "domains", b"domains", "link", b"link", "servers", b"servers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__default_route: _TypeAlias = _typing.Literal["default_route"]  # noqa: Y015
+    _WhichOneofArgType__default_route: _TypeAlias = _typing.Literal["_default_route", b"_default_route"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__default_route) -> _WhichOneofReturnType__default_route | None: ...
+
+Global___LinkResolverSpec: _TypeAlias = LinkResolverSpec  # noqa: Y015
+
+@_typing.final
+class LinkResolverStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINK_FIELD_NUMBER: _builtins.int
+    INDEX_FIELD_NUMBER: _builtins.int
+    SERVERS_FIELD_NUMBER: _builtins.int
+    DOMAINS_FIELD_NUMBER: _builtins.int
+    DEFAULT_ROUTE_FIELD_NUMBER: _builtins.int
+    link: _builtins.str
+    index: _builtins.int
+    """The link's index; unset when the daemon's network namespace has no such link."""
+    default_route: _builtins.bool
+    @_builtins.property
+    def servers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What resolved reports for the link: its servers, domains ("~" when routing-only) and
+        default route.
+        """
+
+    @_builtins.property
+    def domains(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        link: _builtins.str = ...,
+        index: _builtins.int | None = ...,
+        servers: _abc.Iterable[_builtins.str] | None = ...,
+        domains: _abc.Iterable[_builtins.str] | None = ...,
+        default_route: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_default_route", b"_default_route", "_index", b"_index", "default_route", b"default_route", "index", b"index"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_default_route", b"_default_route", "_index", b"_index", "default_route", b"default_route", "domains", b"domains", "index", b"index", "link", b"link", "servers", b"servers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__default_route: _TypeAlias = _typing.Literal["default_route"]  # noqa: Y015
+    _WhichOneofArgType__default_route: _TypeAlias = _typing.Literal["_default_route", b"_default_route"]  # noqa: Y015
+    _WhichOneofReturnType__index: _TypeAlias = _typing.Literal["index"]  # noqa: Y015
+    _WhichOneofArgType__index: _TypeAlias = _typing.Literal["_index", b"_index"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__default_route) -> _WhichOneofReturnType__default_route | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__index) -> _WhichOneofReturnType__index | None: ...
+
+Global___LinkResolverStatus: _TypeAlias = LinkResolverStatus  # noqa: Y015
+
+@_typing.final
+class LinkResolver(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    SPEC_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    CONDITION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def metadata(self) -> _common_pb2.ObjectMeta: ...
+    @_builtins.property
+    def spec(self) -> Global___LinkResolverSpec: ...
+    @_builtins.property
+    def status(self) -> Global___LinkResolverStatus: ...
+    @_builtins.property
+    def condition(self) -> _common_pb2.Condition: ...
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.ObjectMeta | None = ...,
+        spec: Global___LinkResolverSpec | None = ...,
+        status: Global___LinkResolverStatus | None = ...,
+        condition: _common_pb2.Condition | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["condition", b"condition", "metadata", b"metadata", "spec", b"spec", "status", b"status"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["condition", b"condition", "metadata", b"metadata", "spec", b"spec", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LinkResolver: _TypeAlias = LinkResolver  # noqa: Y015
+
+@_typing.final
+class LinkResolvers(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class Event(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        TYPE_FIELD_NUMBER: _builtins.int
+        RESOURCE_FIELD_NUMBER: _builtins.int
+        type: _common_pb2.EventType.ValueType
+        @_builtins.property
+        def resource(self) -> Global___LinkResolver: ...
+        def __init__(
+            self,
+            *,
+            type: _common_pb2.EventType.ValueType = ...,
+            resource: Global___LinkResolver | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["resource", b"resource"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["resource", b"resource", "type", b"type"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class ApplyRequest(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        ITEMS_FIELD_NUMBER: _builtins.int
+        OPTIONS_FIELD_NUMBER: _builtins.int
+        @_builtins.property
+        def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___LinkResolver]:
+            """Each item's metadata (id, version, labels) and spec; status and condition are ignored."""
+
+        @_builtins.property
+        def options(self) -> _common_pb2.ApplyOptions: ...
+        def __init__(
+            self,
+            *,
+            items: _abc.Iterable[Global___LinkResolver] | None = ...,
+            options: _common_pb2.ApplyOptions | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["options", b"options"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "options", b"options"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class ApplyResponse(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        ITEMS_FIELD_NUMBER: _builtins.int
+        CHANGES_FIELD_NUMBER: _builtins.int
+        @_builtins.property
+        def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___LinkResolver]: ...
+        @_builtins.property
+        def changes(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Change]: ...
+        def __init__(
+            self,
+            *,
+            items: _abc.Iterable[Global___LinkResolver] | None = ...,
+            changes: _abc.Iterable[_common_pb2.Change] | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["changes", b"changes", "items", b"items"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LinkResolvers: _TypeAlias = LinkResolvers  # noqa: Y015

@@ -268,3 +268,247 @@ class DnsService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class LinkResolverServiceStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Get = channel.unary_unary(
+                '/cosi.dns.v1alpha1.LinkResolverService/Get',
+                request_serializer=cosi_dot_common_dot_v1alpha1_dot_common__pb2.GetRequest.SerializeToString,
+                response_deserializer=cosi_dot_dns_dot_v1alpha1_dot_dns__pb2.LinkResolver.FromString,
+                _registered_method=True)
+        self.List = channel.unary_stream(
+                '/cosi.dns.v1alpha1.LinkResolverService/List',
+                request_serializer=cosi_dot_common_dot_v1alpha1_dot_common__pb2.ListRequest.SerializeToString,
+                response_deserializer=cosi_dot_dns_dot_v1alpha1_dot_dns__pb2.LinkResolver.FromString,
+                _registered_method=True)
+        self.Watch = channel.unary_stream(
+                '/cosi.dns.v1alpha1.LinkResolverService/Watch',
+                request_serializer=cosi_dot_common_dot_v1alpha1_dot_common__pb2.WatchRequest.SerializeToString,
+                response_deserializer=cosi_dot_dns_dot_v1alpha1_dot_dns__pb2.LinkResolvers.Event.FromString,
+                _registered_method=True)
+        self.Apply = channel.unary_unary(
+                '/cosi.dns.v1alpha1.LinkResolverService/Apply',
+                request_serializer=cosi_dot_dns_dot_v1alpha1_dot_dns__pb2.LinkResolvers.ApplyRequest.SerializeToString,
+                response_deserializer=cosi_dot_dns_dot_v1alpha1_dot_dns__pb2.LinkResolvers.ApplyResponse.FromString,
+                _registered_method=True)
+        self.Delete = channel.unary_unary(
+                '/cosi.dns.v1alpha1.LinkResolverService/Delete',
+                request_serializer=cosi_dot_common_dot_v1alpha1_dot_common__pb2.DeleteRequest.SerializeToString,
+                response_deserializer=cosi_dot_common_dot_v1alpha1_dot_common__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+
+
+class LinkResolverServiceServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def Get(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def List(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Watch(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Apply(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Delete(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_LinkResolverServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Get': grpc.unary_unary_rpc_method_handler(
+                    servicer.Get,
+                    request_deserializer=cosi_dot_common_dot_v1alpha1_dot_common__pb2.GetRequest.FromString,
+                    response_serializer=cosi_dot_dns_dot_v1alpha1_dot_dns__pb2.LinkResolver.SerializeToString,
+            ),
+            'List': grpc.unary_stream_rpc_method_handler(
+                    servicer.List,
+                    request_deserializer=cosi_dot_common_dot_v1alpha1_dot_common__pb2.ListRequest.FromString,
+                    response_serializer=cosi_dot_dns_dot_v1alpha1_dot_dns__pb2.LinkResolver.SerializeToString,
+            ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=cosi_dot_common_dot_v1alpha1_dot_common__pb2.WatchRequest.FromString,
+                    response_serializer=cosi_dot_dns_dot_v1alpha1_dot_dns__pb2.LinkResolvers.Event.SerializeToString,
+            ),
+            'Apply': grpc.unary_unary_rpc_method_handler(
+                    servicer.Apply,
+                    request_deserializer=cosi_dot_dns_dot_v1alpha1_dot_dns__pb2.LinkResolvers.ApplyRequest.FromString,
+                    response_serializer=cosi_dot_dns_dot_v1alpha1_dot_dns__pb2.LinkResolvers.ApplyResponse.SerializeToString,
+            ),
+            'Delete': grpc.unary_unary_rpc_method_handler(
+                    servicer.Delete,
+                    request_deserializer=cosi_dot_common_dot_v1alpha1_dot_common__pb2.DeleteRequest.FromString,
+                    response_serializer=cosi_dot_common_dot_v1alpha1_dot_common__pb2.DeleteResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'cosi.dns.v1alpha1.LinkResolverService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('cosi.dns.v1alpha1.LinkResolverService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class LinkResolverService:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def Get(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cosi.dns.v1alpha1.LinkResolverService/Get',
+            cosi_dot_common_dot_v1alpha1_dot_common__pb2.GetRequest.SerializeToString,
+            cosi_dot_dns_dot_v1alpha1_dot_dns__pb2.LinkResolver.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def List(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/cosi.dns.v1alpha1.LinkResolverService/List',
+            cosi_dot_common_dot_v1alpha1_dot_common__pb2.ListRequest.SerializeToString,
+            cosi_dot_dns_dot_v1alpha1_dot_dns__pb2.LinkResolver.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/cosi.dns.v1alpha1.LinkResolverService/Watch',
+            cosi_dot_common_dot_v1alpha1_dot_common__pb2.WatchRequest.SerializeToString,
+            cosi_dot_dns_dot_v1alpha1_dot_dns__pb2.LinkResolvers.Event.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Apply(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cosi.dns.v1alpha1.LinkResolverService/Apply',
+            cosi_dot_dns_dot_v1alpha1_dot_dns__pb2.LinkResolvers.ApplyRequest.SerializeToString,
+            cosi_dot_dns_dot_v1alpha1_dot_dns__pb2.LinkResolvers.ApplyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Delete(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cosi.dns.v1alpha1.LinkResolverService/Delete',
+            cosi_dot_common_dot_v1alpha1_dot_common__pb2.DeleteRequest.SerializeToString,
+            cosi_dot_common_dot_v1alpha1_dot_common__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -88,3 +88,61 @@ class DnsServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_common_pb2.DeleteResponse, _abc.Awaitable[_common_pb2.DeleteResponse]]: ...
 
 def add_DnsServiceServicer_to_server(servicer: DnsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class LinkResolverServiceStub:
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> LinkResolverServiceAsyncStub: ...
+    Get: _grpc.UnaryUnaryMultiCallable[_common_pb2.GetRequest, _dns_pb2.LinkResolver]
+    List: _grpc.UnaryStreamMultiCallable[_common_pb2.ListRequest, _dns_pb2.LinkResolver]
+    Watch: _grpc.UnaryStreamMultiCallable[_common_pb2.WatchRequest, _dns_pb2.LinkResolvers.Event]
+    Apply: _grpc.UnaryUnaryMultiCallable[_dns_pb2.LinkResolvers.ApplyRequest, _dns_pb2.LinkResolvers.ApplyResponse]
+    Delete: _grpc.UnaryUnaryMultiCallable[_common_pb2.DeleteRequest, _common_pb2.DeleteResponse]
+
+@_typing.type_check_only
+class LinkResolverServiceAsyncStub(LinkResolverServiceStub):
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    Get: _aio.UnaryUnaryMultiCallable[_common_pb2.GetRequest, _dns_pb2.LinkResolver]  # type: ignore[assignment]
+    List: _aio.UnaryStreamMultiCallable[_common_pb2.ListRequest, _dns_pb2.LinkResolver]  # type: ignore[assignment]
+    Watch: _aio.UnaryStreamMultiCallable[_common_pb2.WatchRequest, _dns_pb2.LinkResolvers.Event]  # type: ignore[assignment]
+    Apply: _aio.UnaryUnaryMultiCallable[_dns_pb2.LinkResolvers.ApplyRequest, _dns_pb2.LinkResolvers.ApplyResponse]  # type: ignore[assignment]
+    Delete: _aio.UnaryUnaryMultiCallable[_common_pb2.DeleteRequest, _common_pb2.DeleteResponse]  # type: ignore[assignment]
+
+class LinkResolverServiceServicer(metaclass=_abc_1.ABCMeta):
+    @_abc_1.abstractmethod
+    def Get(
+        self,
+        request: _common_pb2.GetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dns_pb2.LinkResolver, _abc.Awaitable[_dns_pb2.LinkResolver]]: ...
+
+    @_abc_1.abstractmethod
+    def List(
+        self,
+        request: _common_pb2.ListRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_dns_pb2.LinkResolver], _abc.AsyncIterator[_dns_pb2.LinkResolver]]: ...
+
+    @_abc_1.abstractmethod
+    def Watch(
+        self,
+        request: _common_pb2.WatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_dns_pb2.LinkResolvers.Event], _abc.AsyncIterator[_dns_pb2.LinkResolvers.Event]]: ...
+
+    @_abc_1.abstractmethod
+    def Apply(
+        self,
+        request: _dns_pb2.LinkResolvers.ApplyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dns_pb2.LinkResolvers.ApplyResponse, _abc.Awaitable[_dns_pb2.LinkResolvers.ApplyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Delete(
+        self,
+        request: _common_pb2.DeleteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_common_pb2.DeleteResponse, _abc.Awaitable[_common_pb2.DeleteResponse]]: ...
+
+def add_LinkResolverServiceServicer_to_server(servicer: LinkResolverServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
