@@ -265,27 +265,39 @@ class Config(_Strict):
             raise ValueError("netns and sandbox both choose the network namespace: pick one")
         if self.netns in (".", ".."):
             raise ValueError(f"netns {self.netns!r} is not a namespace name")
-        if self.sandbox and self.domains.hostname.driver == "hostnamed":
-            raise ValueError(
-                "domains.hostname.driver hostnamed cannot run in a sandbox: systemd-hostnamed "
-                "is outside it and would set the host's names"
-            )
-        if self.sandbox and self.domains.dns.driver == "resolved":
-            raise ValueError(
-                "domains.dns.driver resolved cannot run in a sandbox: systemd-resolved is "
-                "outside it and would change the host's DNS"
-            )
-        if self.sandbox and self.domains.mounts.driver == "systemd":
-            raise ValueError(
-                "domains.mounts.driver systemd cannot run in a sandbox: systemd mounts in its "
-                "own mount namespace, the host's"
-            )
-        if self.sandbox and self.domains.mounts.namespace == "init":
-            raise ValueError(
-                "domains.mounts.namespace init cannot run in a sandbox: PID 1's mount namespace "
-                "is the host's"
-            )
+        reaching = self._reaching_the_host()
+        if self.sandbox and reaching:
+            setting, why = reaching[0]
+            raise ValueError(f"{setting} cannot run in a sandbox: {why}")
         return self
+
+    def _reaching_the_host(self) -> list[tuple[str, str]]:
+        """The chosen settings that act through something outside any sandbox (the setting,
+        and why it would reach the host)."""
+        domains = self.domains
+        chosen = [
+            (
+                domains.hostname.driver == "hostnamed",
+                "domains.hostname.driver hostnamed",
+                "systemd-hostnamed is outside it and would set the host's names",
+            ),
+            (
+                domains.dns.driver == "resolved",
+                "domains.dns.driver resolved",
+                "systemd-resolved is outside it and would change the host's DNS",
+            ),
+            (
+                domains.mounts.driver == "systemd",
+                "domains.mounts.driver systemd",
+                "systemd mounts in its own mount namespace, the host's",
+            ),
+            (
+                domains.mounts.namespace == "init",
+                "domains.mounts.namespace init",
+                "PID 1's mount namespace is the host's",
+            ),
+        ]
+        return [(setting, why) for taken, setting, why in chosen if taken]
 
     @model_validator(mode="after")
     def _one_listener_per_socket(self) -> Config:

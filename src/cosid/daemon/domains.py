@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cosid.controllers.addresses import AddressesController
-from cosid.controllers.boot_files import BootFilesController
+from cosid.controllers.boot_files import BootFile, BootFilesController, Spec
 from cosid.controllers.dns import DnsController
 from cosid.controllers.hostname import HostnameController
 from cosid.controllers.link_resolvers import LinkResolversController
@@ -19,7 +19,7 @@ from cosid.controllers.motd import MotdController
 from cosid.controllers.mounts import MountsController
 from cosid.controllers.routes import RoutesController
 from cosid.controllers.sysctl import SysctlController
-from cosid.daemon.config import Config
+from cosid.daemon.config import Config, ModulesConfig, SysctlConfig
 from cosid.drivers.dbus import SystemBus
 from cosid.drivers.dns.driver import DnsDriver
 from cosid.drivers.dns.link_driver import LinkResolverDriver
@@ -70,6 +70,7 @@ from cosid.resources.typed import Admission
 from cosid.runtime.conditions import CONDITIONS_DEFINITION
 from cosid.runtime.controller import Controller
 from cosid.state.registry import NamespaceDefinition, ResourceDefinition
+from cosid.state.resource import Kind
 
 
 @dataclass(frozen=True)
@@ -105,21 +106,6 @@ def _sysctl_implementation(config: Config) -> SysctlDriver:
     match config.domains.sysctl.driver:
         case "procfs":
             return ProcfsSysctlDriver(Path("/"))
-
-
-def _sysctl_persistence(config: Config) -> BootFilesController[sysctl.SysctlSpec]:
-    """The sysctl.d file's controller: it writes the file when the config asks for
-    persistence, and keeps it absent otherwise. The file is under the root prefix, like every
-    file cosid writes."""
-    settings = config.domains.sysctl
-    return BootFilesController(
-        "sysctl-persist",
-        sysctl.SPECS,
-        sysctl.SysctlSpec,
-        SysctlDFile(config.root),
-        config.resync_seconds_of(settings),
-        enabled=settings.persist,
-    )
 
 
 def _hostname_driver(config: Config) -> HostnameDriver:
@@ -195,16 +181,23 @@ def _modules_implementation(config: Config) -> ModuleDriver:
             return KernelModuleDriver(config.root)
 
 
-def _modules_persistence(config: Config) -> BootFilesController[modules.KernelModuleSpec]:
-    """The modules-load.d and modprobe.d files' controller: it writes them when the config asks
-    for persistence, and keeps them absent otherwise; under the root prefix, like
-    `_sysctl_persistence`."""
-    settings = config.domains.modules
+def _persistence(
+    name: str,
+    specs: Kind,
+    spec_model: type[Spec],
+    files: BootFile[Spec],
+    settings: SysctlConfig | ModulesConfig,
+    config: Config,
+) -> BootFilesController[Spec]:
+    """The controller of a domain's boot files (sysctl.d; modules-load.d and modprobe.d): it
+    writes them when the domain's config asks for persistence, and keeps them absent
+    otherwise (so turning it off strands no finalizer). The files are under the root prefix,
+    like every file cosid writes."""
     return BootFilesController(
-        "modules-persist",
-        modules.SPECS,
-        modules.KernelModuleSpec,
-        ModuleBootFiles(config.root),
+        name,
+        specs,
+        spec_model,
+        files,
         config.resync_seconds_of(settings),
         enabled=settings.persist,
     )
@@ -292,7 +285,14 @@ def build_domains(config: Config) -> Domains:
         ),
         controllers=(
             SysctlController(_sysctl_driver(config), config.resync_seconds_of(settings.sysctl)),
-            _sysctl_persistence(config),
+            _persistence(
+                "sysctl-persist",
+                sysctl.SPECS,
+                sysctl.SysctlSpec,
+                SysctlDFile(config.root),
+                settings.sysctl,
+                config,
+            ),
             HostnameController(hostname_driver, config.resync_seconds_of(settings.hostname)),
             MotdController(_motd_driver(config), config.resync_seconds_of(settings.motd)),
             DnsController(dns_driver, config.resync_seconds_of(settings.dns)),
@@ -300,7 +300,14 @@ def build_domains(config: Config) -> Domains:
                 _link_resolver_driver(config), config.resync_seconds_of(settings.dns)
             ),
             ModulesController(_modules_driver(config), config.resync_seconds_of(settings.modules)),
-            _modules_persistence(config),
+            _persistence(
+                "modules-persist",
+                modules.SPECS,
+                modules.KernelModuleSpec,
+                ModuleBootFiles(config.root),
+                settings.modules,
+                config,
+            ),
             MountsController(
                 mounts_driver,
                 config.resync_seconds_of(settings.mounts),
