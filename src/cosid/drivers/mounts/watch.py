@@ -16,15 +16,14 @@ ends there.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import select
 
 from cosid.drivers.mounts.mountinfo import MOUNTINFO
-from cosid.runtime.controller import Notice
+from cosid.drivers.notices import ChangeNotices
 
 
-class MountTableWatcher:
+class MountTableWatcher(ChangeNotices):
     """An async iterator that yields once after each change (or burst of changes) of the
     mount table the mountinfo file `path` shows (the namespace of the thread that made it,
     unless `path` names another thread's); made inside a running event loop, which it uses.
@@ -34,9 +33,7 @@ class MountTableWatcher:
     """
 
     def __init__(self, path: str = MOUNTINFO) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._changed = asyncio.Event()
-        self._closed = False
+        super().__init__()
         self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             self._epoll = select.epoll()
@@ -46,26 +43,11 @@ class MountTableWatcher:
             raise
         self._loop.add_reader(self._epoll.fileno(), self._ready)
 
-    def __aiter__(self) -> MountTableWatcher:
-        return self
-
-    async def __anext__(self) -> Notice:
-        if not self._closed:
-            await self._changed.wait()
-            self._changed.clear()
-        if self._closed:
-            raise StopAsyncIteration
-        return Notice.DRIFT  # mountinfo does not say who mounted
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def _release(self) -> None:
         self._loop.remove_reader(self._epoll.fileno())
         self._epoll.close()
         os.close(self._fd)
-        self._changed.set()
 
     def _ready(self) -> None:
         self._epoll.poll(0)  # clears the change; the epoll instance is not readable until the next
-        self._changed.set()
+        self._mark(drift=True)  # mountinfo does not say who mounted

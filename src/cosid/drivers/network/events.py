@@ -19,7 +19,6 @@ whose messages were lost (ENOBUFS), is `Notice.DRIFT`.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import socket
 import struct
@@ -28,7 +27,7 @@ from collections.abc import Callable
 from pyroute2.netlink import NETLINK_ROUTE
 from pyroute2.netlink.rtnl import RTMGRP_LINK
 
-from cosid.runtime.controller import Notice
+from cosid.drivers.notices import ChangeNotices
 
 _READ_SIZE = 1 << 16
 _HEADER = struct.Struct("=IHHII")
@@ -53,7 +52,7 @@ def no_port() -> int:
     return 0
 
 
-class NetlinkChanges:
+class NetlinkChanges(ChangeNotices):
     """An async iterator that yields a Notice once after each change (or burst of changes) of
     the multicast `groups`, in the network namespace of the thread that made it; made inside
     a running event loop, which it uses. `own_port` gives the port id of cosid's request
@@ -64,12 +63,8 @@ class NetlinkChanges:
     """
 
     def __init__(self, groups: int = RTMGRP_LINK, own_port: Callable[[], int] = no_port) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._changed = asyncio.Event()
-        self._closed = False
+        super().__init__()
         self._own_port = own_port
-        self._drift = False
-        """Since the last notice: a change not (only) cosid's own."""
         self._socket = socket.socket(
             socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK, NETLINK_ROUTE
         )
@@ -80,38 +75,22 @@ class NetlinkChanges:
             raise
         self._loop.add_reader(self._socket.fileno(), self._ready)
 
-    def __aiter__(self) -> NetlinkChanges:
-        return self
-
-    async def __anext__(self) -> Notice:
-        if not self._closed:
-            await self._changed.wait()
-            self._changed.clear()
-        if self._closed:
-            raise StopAsyncIteration
-        drift, self._drift = self._drift, False
-        return Notice.DRIFT if drift else Notice.OWN
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def _release(self) -> None:
         self._loop.remove_reader(self._socket.fileno())
         self._socket.close()
-        self._changed.set()
 
     def _ready(self) -> None:
         own = self._own_port()
+        drift = False
         while True:
             try:
                 datagram = self._socket.recv(_READ_SIZE)
             except BlockingIOError:
                 break
             except OSError as error:
-                self._drift = True  # messages lost (ENOBUFS): anything may have changed
+                drift = True  # messages lost (ENOBUFS): anything may have changed
                 if error.errno != errno.ENOBUFS:
                     break
                 continue
-            if not own or senders(datagram) != {own}:
-                self._drift = True
-        self._changed.set()
+            drift = drift or not own or senders(datagram) != {own}
+        self._mark(drift=drift)
