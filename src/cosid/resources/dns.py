@@ -128,7 +128,7 @@ def check_nameservers(servers: tuple[str, ...]) -> tuple[str, ...]:
         raise ValueError(
             f"has {len(servers)} servers; resolvers read only the first {MAX_NAMESERVERS}"
         )
-    _check_unique(servers)
+    check_unique(servers)
     return servers
 
 
@@ -155,11 +155,11 @@ def check_search(domains: tuple[str, ...]) -> tuple[str, ...]:
         raise ValueError(
             f"is {size} characters long on the search line, the limit is {MAX_SEARCH_CHARS}"
         )
-    _check_unique(domains)
+    check_unique(domains)
     return domains
 
 
-def _check_unique(values: tuple[str, ...]) -> None:
+def check_unique(values: tuple[str, ...]) -> None:
     seen: set[str] = set()
     for value in values:
         if value in seen:

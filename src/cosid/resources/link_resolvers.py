@@ -41,8 +41,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, NonNegativeInt, Stri
 
 from cosid.api.cosi.dns.v1alpha1 import dns_pb2
 from cosid.resources import namespaces
-from cosid.resources.dns import _check_unique as check_unique
-from cosid.resources.dns import parse_nameserver, parse_search_domain
+from cosid.resources.dns import check_unique, parse_nameserver, parse_search_domain
 from cosid.resources.links import LinkName
 from cosid.resources.typed import TypedApi
 from cosid.state.registry import ResourceDefinition

@@ -3,11 +3,13 @@ was there; errors that say why not."""
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from cosid.drivers.errors import DriverError
+from cosid.drivers import files
+from cosid.drivers.errors import DriverError, describe_os_error
 from cosid.resources.dns import ResolverConfig
 from cosid.resources.files import digest
 
@@ -170,3 +172,18 @@ class DnsDriver(Protocol):
         `content` and `mode`, or no file (`content` None). Raises like `write`.
         """
         ...
+
+
+def os_error(base: type[DnsError], path: str, what: str, error: OSError) -> DnsError:
+    """The driver error for an OSError: a subclass of `base` when one names the reason."""
+    code = error.errno
+    if isinstance(error, files.NotARegularFileError):
+        return DnsNotAFileError(path, "is not a regular file")
+    if code == errno.ELOOP:
+        return DnsSymlinkError(path, "leads through a symlink; cosid follows none there", code)
+    if issubclass(base, DnsWriteError):
+        if code in (errno.EACCES, errno.EPERM):
+            return DnsPermissionError(path, f"{what} by cosid: {describe_os_error(error)}", code)
+        if code == errno.EROFS:
+            return DnsReadOnlyError(path, f"{what}: it is on a read-only file system", code)
+    return base(path, f"{what}: {describe_os_error(error)}", code)

@@ -38,16 +38,14 @@ from cosid.drivers.dns.chase import chase
 from cosid.drivers.dns.driver import (
     DnsError,
     DnsNotAFileError,
-    DnsPermissionError,
     DnsReadError,
-    DnsReadOnlyError,
     DnsSymlinkError,
     DnsWriteError,
     RegularFile,
     ResolvConf,
     SymlinkPolicy,
+    os_error,
 )
-from cosid.drivers.errors import describe_os_error
 from cosid.drivers.paths import open_no_symlinks
 from cosid.resources.dns import FILE_MODE, RESOLV_CONF_PATH
 
@@ -111,14 +109,14 @@ class ResolvConfDriver:
         except OSError as error:
             if error.errno in _ABSENT:
                 return None
-            raise _error(DnsReadError, path, "cannot be opened", error) from None
+            raise os_error(DnsReadError, path, "cannot be opened", error) from None
         try:
             status = os.fstat(fd)
             if not stat.S_ISREG(status.st_mode):
                 raise DnsNotAFileError(path, "is not a regular file")
             content = files.read_all(fd, MAX_READ_BYTES)
         except OSError as error:
-            raise _error(DnsReadError, path, "cannot be read", error) from None
+            raise os_error(DnsReadError, path, "cannot be read", error) from None
         finally:
             os.close(fd)
         return RegularFile(path, content, stat.S_IMODE(status.st_mode))
@@ -138,7 +136,7 @@ class ResolvConfDriver:
                 return found, None
             return found, os.readlink(name, dir_fd=directory)
         except OSError as failure:
-            raise _error(error, RESOLV_CONF_PATH, "cannot be examined", failure) from None
+            raise os_error(error, RESOLV_CONF_PATH, "cannot be examined", failure) from None
         finally:
             os.close(directory)
 
@@ -146,7 +144,7 @@ class ResolvConfDriver:
         try:
             return chase(self.root, RESOLV_CONF_PATH, link)
         except OSError as error:
-            raise _error(DnsReadError, RESOLV_CONF_PATH, "cannot be followed", error) from None
+            raise os_error(DnsReadError, RESOLV_CONF_PATH, "cannot be followed", error) from None
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -186,7 +184,7 @@ class ResolvConfDriver:
                 path, "became a symlink; cosid does not follow it there"
             ) from None
         except OSError as error:
-            raise _error(DnsWriteError, path, "cannot be replaced", error) from None
+            raise os_error(DnsWriteError, path, "cannot be replaced", error) from None
         finally:
             os.close(directory)
 
@@ -203,7 +201,7 @@ class ResolvConfDriver:
                 directory, name, lambda temporary: os.symlink(target, temporary, dir_fd=directory)
             )
         except OSError as error:
-            raise _error(DnsWriteError, RESOLV_CONF_PATH, "cannot be linked", error) from None
+            raise os_error(DnsWriteError, RESOLV_CONF_PATH, "cannot be linked", error) from None
         finally:
             os.close(directory)
 
@@ -218,7 +216,7 @@ class ResolvConfDriver:
         try:
             files.remove(directory, name, symlink_ok=True)
         except OSError as error:
-            raise _error(DnsWriteError, path, "cannot be removed", error) from None
+            raise os_error(DnsWriteError, path, "cannot be removed", error) from None
         finally:
             os.close(directory)
 
@@ -234,19 +232,4 @@ class ResolvConfDriver:
         try:
             return files.open_directory(self._host(parent)), name
         except OSError as failure:
-            raise _error(error, parent, "cannot be opened", failure) from None
-
-
-def _error(base: type[DnsError], path: str, what: str, error: OSError) -> DnsError:
-    """The driver error for an OSError: a subclass of `base` when one names the reason."""
-    code = error.errno
-    if isinstance(error, files.NotARegularFileError):
-        return DnsNotAFileError(path, "is not a regular file")
-    if code == errno.ELOOP:
-        return DnsSymlinkError(path, "leads through a symlink; cosid follows none there", code)
-    if issubclass(base, DnsWriteError):
-        if code in (errno.EACCES, errno.EPERM):
-            return DnsPermissionError(path, f"{what} by cosid: {describe_os_error(error)}", code)
-        if code == errno.EROFS:
-            return DnsReadOnlyError(path, f"{what}: it is on a read-only file system", code)
-    return base(path, f"{what}: {describe_os_error(error)}", code)
+            raise os_error(error, parent, "cannot be opened", failure) from None

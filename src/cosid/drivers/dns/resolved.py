@@ -60,8 +60,8 @@ from cosid.drivers.dns.driver import (
     DnsWriteError,
     RegularFile,
     ResolvConf,
+    os_error,
 )
-from cosid.drivers.dns.resolvconf import _error as driver_error
 from cosid.resources.dns import FILE_MODE, HEADER, ResolverConfig, read_back
 
 RESOLVED = BusObject(
@@ -167,14 +167,14 @@ class ResolvedDriver:
         except OSError as error:
             if error.errno in (errno.ENOENT, errno.ENOTDIR):
                 return None
-            raise driver_error(DnsReadError, self.path, "cannot be opened", error) from None
+            raise os_error(DnsReadError, self.path, "cannot be opened", error) from None
         try:
             if files.find(directory, self._name) is None:
                 return None
             flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
             fd = os.open(self._name, flags, dir_fd=directory)
         except OSError as error:
-            raise driver_error(DnsReadError, self.path, "cannot be opened", error) from None
+            raise os_error(DnsReadError, self.path, "cannot be opened", error) from None
         finally:
             os.close(directory)
         try:
@@ -183,7 +183,7 @@ class ResolvedDriver:
                 raise DnsNotAFileError(self.path, "is not a regular file")
             content = files.read_all(fd, MAX_READ_BYTES)
         except OSError as error:
-            raise driver_error(DnsReadError, self.path, "cannot be read", error) from None
+            raise os_error(DnsReadError, self.path, "cannot be read", error) from None
         finally:
             os.close(fd)
         return RegularFile(self.path, content, stat.S_IMODE(status.st_mode))
@@ -196,7 +196,7 @@ class ResolvedDriver:
         except FileNotFoundError:
             return  # no directory, so no drop-in to remove
         except OSError as error:
-            raise driver_error(DnsWriteError, self.path, "cannot be opened", error) from None
+            raise os_error(DnsWriteError, self.path, "cannot be opened", error) from None
         try:
             if content is None:
                 files.remove(directory, self._name)
@@ -204,7 +204,7 @@ class ResolvedDriver:
                 files.replace(directory, self._name, content, mode=mode)
         except OSError as error:
             what = "cannot be removed" if content is None else "cannot be replaced"
-            raise driver_error(DnsWriteError, self.path, what, error) from None
+            raise os_error(DnsWriteError, self.path, what, error) from None
         finally:
             os.close(directory)
 
