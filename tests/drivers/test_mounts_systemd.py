@@ -32,7 +32,6 @@ from cosid.drivers.mounts import (
 )
 from cosid.drivers.mounts.policy import TargetPolicy
 from cosid.drivers.mounts.systemd import (
-    MANAGER,
     UNIT_EXISTS,
     MountUnitExistsError,
     MountUnitFailedError,
@@ -41,6 +40,7 @@ from cosid.drivers.mounts.systemd import (
     unit_name,
     unit_properties,
 )
+from cosid.drivers.systemd import MANAGER
 from cosid.resources.mounts import MountOptions, MountSpec
 from tests.support.dbus import PrivateBus, private_bus, skip_if_unavailable
 

@@ -48,7 +48,6 @@ from typing import Any, Final
 from cosid.drivers import files
 from cosid.drivers.dbus import (
     BusConnection,
-    BusError,
     BusObject,
     ServiceUnavailableError,
     SystemBus,
@@ -62,6 +61,7 @@ from cosid.drivers.dns.driver import (
     ResolvConf,
     os_error,
 )
+from cosid.drivers.systemd import MANAGER, run_job
 from cosid.resources.dns import FILE_MODE, HEADER, ResolverConfig, read_back
 
 RESOLVED = BusObject(
@@ -69,23 +69,12 @@ RESOLVED = BusObject(
     path="/org/freedesktop/resolve1",
     interface="org.freedesktop.resolve1.Manager",
 )
-SYSTEMD = BusObject(
-    service="org.freedesktop.systemd1",
-    path="/org/freedesktop/systemd1",
-    interface="org.freedesktop.systemd1.Manager",
-)
 RESOLVED_UNIT: Final = "systemd-resolved.service"
 DROP_IN_PATH: Final = "/etc/systemd/resolved.conf.d/90-cosid.conf"
 """Late among drop-ins (they are read in name order), so its empty ``DNS=`` and ``Domains=``
 reset whatever resolved.conf and earlier drop-ins said."""
 MAX_READ_BYTES: Final = 64 * 1024
-JOB_POLL_SECONDS: Final = 0.05
 
-_JOB_INTERFACE: Final = "org.freedesktop.systemd1.Job"
-_NO_SUCH_OBJECT: Final = frozenset(
-    ("org.freedesktop.DBus.Error.UnknownObject", "org.freedesktop.systemd1.NoSuchJob")
-)
-"""What systemd answers about a job that has ended (it exists only while queued or running)."""
 _GLOBAL: Final = 0
 """The link index of resolved's global entries."""
 
@@ -229,26 +218,13 @@ async def restart_unit(bus: SystemBus, unit: str) -> None:
     ``Type=notify`` service is then up and ready). Raises a BusError subclass naming the
     reason (ServiceUnavailable when the job outlasts the bus timeout)."""
     async with bus.connect() as connection:
-        (job,) = await connection.call(SYSTEMD, "RestartUnit", "ss", (unit, "replace"))
         try:
             async with asyncio.timeout(bus.timeout):
-                await _job_ended(connection, job)
+                await run_job(connection, "RestartUnit", "ss", (unit, "replace"))
         except TimeoutError:
             raise ServiceUnavailableError(
-                SYSTEMD.service, f"restarting {unit} took longer than {bus.timeout:g} s"
+                MANAGER.service, f"restarting {unit} took longer than {bus.timeout:g} s"
             ) from None
-
-
-async def _job_ended(connection: BusConnection, job: str) -> None:
-    """Returns once systemd no longer knows `job` (a job exists while queued or running)."""
-    while True:
-        try:
-            await connection.properties(BusObject(SYSTEMD.service, job, _JOB_INTERFACE))
-        except BusError as error:
-            if error.name in _NO_SUCH_OBJECT:
-                return
-            raise
-        await asyncio.sleep(JOB_POLL_SECONDS)
 
 
 async def _global_configuration(connection: BusConnection) -> ResolverConfig:

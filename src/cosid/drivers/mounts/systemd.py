@@ -48,7 +48,6 @@ from cosid.drivers.dbus import (
     AccessDeniedError,
     BusConnection,
     BusError,
-    BusObject,
     InvalidArgumentsError,
     SystemBus,
 )
@@ -64,20 +63,15 @@ from cosid.drivers.mounts.kernel import KernelMountDriver
 from cosid.drivers.mounts.namespace import MountNamespace
 from cosid.drivers.mounts.options import OverlayDirs, mount_data
 from cosid.drivers.mounts.policy import TargetPolicy
+from cosid.drivers.systemd import JOB_DONE, MANAGER, run_job
 from cosid.resources.mounts import OVERLAY, MountOptions, MountSpec
 
-MANAGER: Final = BusObject(
-    service="org.freedesktop.systemd1",
-    path="/org/freedesktop/systemd1",
-    interface="org.freedesktop.systemd1.Manager",
-)
 MOUNT_INTERFACE: Final = "org.freedesktop.systemd1.Mount"
 UNIT_SUFFIX: Final = ".mount"
 UNIT_NAME_MAX: Final = 255
 """The longest unit name systemd accepts (UNIT_NAME_MAX minus its NUL)."""
 JOB_MODE: Final = "fail"
 """Refuse, rather than replace, a job already queued for the unit (someone else's)."""
-JOB_DONE: Final = "done"
 UNIT_EXISTS: Final = "org.freedesktop.systemd1.UnitExists"
 NO_SUCH_UNIT: Final = "org.freedesktop.systemd1.NoSuchUnit"
 DEFAULT_JOB_TIMEOUT_SECONDS: Final = 30.0
@@ -260,34 +254,21 @@ class SystemdMountDriver(KernelMountDriver):
     ) -> None:
         """Call a Manager method that queues a job for `unit`, and wait until the job ends;
         raise a MountError unless it ended ``done``."""
-        async with connection.signals(MANAGER, "JobRemoved") as removed:
-            await connection.call(MANAGER, "Subscribe")
-            try:
-                (job,) = await connection.call(MANAGER, method, signature, body)
-            except BusError as error:
-                raise _refusal(target, unit, method, error) from None
-            result = await self._result_of(target, unit, job, removed)
+        try:
+            async with asyncio.timeout(self.job_timeout):
+                result = await run_job(connection, method, signature, body)
+        except BusError as error:
+            raise _refusal(target, unit, method, error) from None
+        except TimeoutError:
+            raise MountUnitFailedError(
+                target, f"systemd's job for {unit} did not end within {self.job_timeout:g} s"
+            ) from None
         if result != JOB_DONE:
             raise MountUnitFailedError(
                 target,
                 f"systemd's {method} job for {unit} ended {result!r} "
                 f"(journalctl -u {unit} says why)",
             )
-
-    async def _result_of(
-        self, target: str, unit: str, job: str, removed: asyncio.Queue[list[Any]]
-    ) -> str:
-        """The result JobRemoved reports for `job` (signals of other jobs are skipped)."""
-        try:
-            async with asyncio.timeout(self.job_timeout):
-                while True:
-                    _id, path, _unit, result = await removed.get()
-                    if path == job:
-                        return str(result)
-        except TimeoutError:
-            raise MountUnitFailedError(
-                target, f"systemd's job for {unit} did not end within {self.job_timeout:g} s"
-            ) from None
 
 
 def _refusal(target: str, unit: str, method: str, error: BusError) -> MountError | BusError:
