@@ -40,9 +40,6 @@ MEMORY_MB = 1536
 KERNEL_COMMAND_LINE = (
     "console=ttyS0 panic=-1 loglevel=4 systemd.show_status=error systemd.unit=cosid-vm.target"
 )
-KERNEL_COMMAND_LINE = (
-    "console=ttyS0 panic=-1 loglevel=4 systemd.show_status=error systemd.unit=cosid-vm.target"
-)
 
 
 class VmError(Exception):
@@ -176,7 +173,10 @@ class Machine:
     def reboot(self) -> None:
         """Reboot the guest (QEMU keeps running) and wait for cosid to be active again."""
         before = self.boot_id()
-        self.run("systemctl", "reboot", "--no-block")
+        try:
+            self.run("systemctl", "reboot", "--no-block")
+        except ConnectionError:
+            pass  # the shutdown stopped the agent before it answered
         deadline = time.monotonic() + BOOT_TIMEOUT
         while time.monotonic() < deadline:
             time.sleep(1)
