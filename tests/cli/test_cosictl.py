@@ -330,3 +330,26 @@ def test_delete_waits_for_the_finalizers_then_removes(shared_daemon: Daemon, kin
 def test_deleting_what_does_not_exist_says_so(shared_daemon: Daemon, kind: Kind) -> None:
     message = failure("--endpoint", shared_daemon.endpoint, "delete", kind.type, "nothing")
     assert message == f"cosictl: NOT_FOUND: resource {kind}/nothing doesn't exist"
+
+
+def test_get_and_watch_select_by_labels(shared_daemon: Daemon, kind: Kind) -> None:
+    with Client.connect(shared_daemon.endpoint) as client:
+        for id, labels in [("red", {"color": "red"}), ("blue", {"color": "blue"}), ("bare", {})]:
+            metadata = Metadata(kind.namespace, kind.type, id, labels=labels)
+            client.create(Resource(metadata, Spec(yaml="{}")))
+
+    def ids(*selector: str) -> list[str]:
+        lines = ok("--endpoint", shared_daemon.endpoint, "get", kind.type, *selector, "-o", "json")
+        return [json.loads(line)["metadata"]["id"] for line in lines.splitlines()]
+
+    assert ids("-l", "color=red") == ["red"]
+    assert ids("-l", "color!=red") == ["bare", "blue"]  # a missing label is not red either
+    assert ids("--selector", "color") == ["blue", "red"]
+    assert ids("-l", "!color") == ["bare"]
+    assert ids("-l", "color=red,color=blue") == []
+    with watching(shared_daemon, kind.type, "-l", "color=blue", "-o", "json") as (_, lines):
+        assert json.loads(lines.next())["metadata"]["id"] == "blue"
+        assert lines.poll(0.3) is None  # red and bare are not shown
+    refused = cosictl("--endpoint", shared_daemon.endpoint, "get", kind.type, "-l", "a=b,=c")
+    assert refused.returncode == 2
+    assert "'=c' is not a selector term" in refused.stderr

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from cosid.controllers.addresses import AddressesController
-from cosid.drivers.network.addresses import NetlinkAddressDriver
-from cosid.drivers.network.netlink import NetlinkLinkDriver
+from cosid.drivers.network.netlink_network import NetlinkNetwork
 from cosid.resources.addresses import CONTROLLER, SPECS, AddressSpec
 from cosid.resources.document import to_spec
 from cosid.runtime.runtime import Runtime
@@ -54,16 +53,14 @@ def run(netns: NetNamespace, scenario: Scenario) -> None:
 
     async def inside() -> None:
         store = Store()
-        links = NetlinkLinkDriver()
-        runtime = Runtime(
-            store, [AddressesController(NetlinkAddressDriver(links), None)], backoff=FAST
-        )
+        network = NetlinkNetwork()
+        runtime = Runtime(store, [AddressesController(network.addresses, None)], backoff=FAST)
         runtime.start()
         try:
             await scenario(store, runtime)
         finally:
             await runtime.stop()
-            links.close()
+            network.close()
 
     netns.run(inside())
 

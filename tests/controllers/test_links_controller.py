@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cosid.controllers.links import LinksController
-from cosid.drivers.network.netlink import NetlinkLinkDriver
+from cosid.drivers.network.netlink_network import NetlinkNetwork
 from cosid.resources.document import to_spec
 from cosid.resources.links import CONTROLLER, SPECS, LinkSpec
 from cosid.runtime.runtime import Runtime
@@ -46,14 +46,15 @@ def run(netns: NetNamespace, scenario: Scenario) -> None:
 
     async def inside() -> None:
         store = Store()
-        driver = NetlinkLinkDriver()
+        network = NetlinkNetwork()
+        driver = network.links
         runtime = Runtime(store, [LinksController(driver, None)], backoff=FAST)
         runtime.start()
         try:
             await scenario(store, runtime)
         finally:
             await runtime.stop()
-            driver.close()
+            network.close()
 
     netns.run(inside())
 

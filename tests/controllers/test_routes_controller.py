@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 
 from cosid.controllers.routes import RoutesController
-from cosid.drivers.network.netlink import NetlinkLinkDriver
-from cosid.drivers.network.routes import NetlinkRouteDriver
+from cosid.drivers.network.netlink_network import NetlinkNetwork
 from cosid.resources.document import from_spec, to_spec
-from cosid.resources.routes import CONTROLLER, SPECS, STATUSES, RouteSpec, RouteStatus
+from cosid.resources.routes import CONTROLLER, ORIGINALS, SPECS, RouteOriginal, RouteSpec
 from cosid.runtime.runtime import Runtime
 from cosid.state.resource import Metadata, Pointer, Resource
 from cosid.state.store import Store
@@ -52,14 +51,14 @@ def run(netns: NetNamespace, scenario: Scenario) -> None:
 
     async def inside() -> None:
         store = Store()
-        links = NetlinkLinkDriver()
-        runtime = Runtime(store, [RoutesController(NetlinkRouteDriver(links), None)], backoff=FAST)
+        network = NetlinkNetwork()
+        runtime = Runtime(store, [RoutesController(network.routes, None)], backoff=FAST)
         runtime.start()
         try:
             await scenario(store, runtime)
         finally:
             await runtime.stop()
-            links.close()
+            network.close()
 
     netns.run(inside())
 
@@ -82,9 +81,9 @@ def holds(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
     return checked
 
 
-async def status(store: Store, id: str) -> RouteStatus:
-    stored = await store.get(Pointer(STATUSES.namespace, STATUSES.type, id))
-    return from_spec(RouteStatus, stored.spec)
+async def original(store: Store, id: str) -> RouteOriginal:
+    stored = await store.get(Pointer(ORIGINALS.namespace, ORIGINALS.type, id))
+    return from_spec(RouteOriginal, stored.spec)
 
 
 def test_routes_wait_for_their_link_and_gateway_and_delete_restores(netns: NetNamespace) -> None:
@@ -101,7 +100,7 @@ def test_routes_wait_for_their_link_and_gateway_and_delete_restores(netns: NetNa
                 **{direct: "WaitingForLink", default: "WaitingForGateway", v6: "WaitingForGateway"},
             )
         )
-        assert not (await status(store, direct)).present
+        assert direct not in routes(netns)
         netns.exec("ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1")
         netns.exec("ip", "link", "set", "v0", "up")
         await eventually(reasons(store, **{direct: "Reconciled"}))
@@ -112,7 +111,7 @@ def test_routes_wait_for_their_link_and_gateway_and_delete_restores(netns: NetNa
         assert shown[direct]["dev"] == "v0"
         assert shown[default]["gateway"] == "10.0.0.254"
         assert shown[v6]["gateway"] == "2001:db8::fe"
-        assert (await status(store, default)).added
+        assert (await original(store, default)).added
         for id in (direct, default, v6):
             await store.teardown_and_destroy(at(id))
         netns.exec("ip", "link", "del", "v0")
@@ -146,7 +145,7 @@ def test_a_route_it_found_is_put_back_on_delete(netns: NetNamespace) -> None:
         await store.create(spec(destination="default", gateway="10.3.0.253"))
         await eventually(reasons(store, **{"main/0.0.0.0/0/0": "Reconciled"}))
         assert routes(netns)["main/0.0.0.0/0/0"]["gateway"] == "10.3.0.253"
-        assert not (await status(store, "main/0.0.0.0/0/0")).added
+        assert not (await original(store, "main/0.0.0.0/0/0")).added
         await store.teardown_and_destroy(at("main/0.0.0.0/0/0"))
 
     run(netns, scenario)

@@ -43,8 +43,11 @@ def test_every_domain_has_its_driver_and_the_top_level_resync_by_default() -> No
         "addresses",
         "routes",
     }
+    network = {by_default.pop(name) for name in ("links", "addresses", "routes")}
+    assert network == {300.0}, "the kernel announces network changes: a safety net only"
     assert set(by_default.values()) == {60.0}
-    assert set(resyncs({"resync_seconds": 5}).values()) == {5.0}
+    assert set(resyncs({"resync_seconds": 5}).values()) == {5.0, 300.0}
+    assert resyncs({"domains": {"network": {"resync_seconds": None}}})["routes"] is None
 
 
 def test_a_domains_own_resync_overrides_the_top_level_one() -> None:
@@ -59,6 +62,7 @@ def test_a_domains_own_resync_overrides_the_top_level_one() -> None:
         2.0,
         None,
     )
+    assert {resync.pop(name) for name in ("links", "addresses", "routes")} == {300.0}
     assert set(resync.values()) == {30.0}, "every other domain inherits the top level's"
 
 

@@ -57,7 +57,10 @@ async def test_an_address_converges_once_its_link_is_applied_and_delete_removes_
     await stub.apply(v4, v6)
     await link_stub.apply(link_stub.item({"name": "tab0", "kind": "bridge", "up": True}))
     reply = await stub.apply(v4, v6, wait=True)
-    assert all(item.status.present and item.status.added for item in reply.items)
+    assert [(item.status.link, item.status.address) for item in reply.items] == [
+        ("tab0", "10.9.0.1/24"),
+        ("tab0", "2001:db8:9::1/64"),
+    ]
     assert {"tab0/10.9.0.1/24", "tab0/2001:db8:9::1/64"} <= ip_addresses(daemon)
     await stub.delete("tab0/10.9.0.1/24")
     await stub.delete("tab0/2001:db8:9::1/64")

@@ -53,7 +53,7 @@ async def test_apply_with_wait_creates_and_delete_removes(daemon: Daemon, stub: 
     await stub.apply(bridge, wait=True)
     reply = await stub.apply(bridge, veth, wait=True)
     by_name = {item.spec.name: item for item in reply.items}
-    assert by_name["tbr0"].status.created
+    assert by_name["tbr0"].status.kind == "bridge"
     assert by_name["tbr0"].status.mtu == 1400
     assert by_name["tv0"].status.master == "tbr0"
     shown = ip_links(daemon)

@@ -15,7 +15,7 @@ from tests.drivers.routes import ip_routes
 from tests.support import specs
 from tests.support.daemon import Daemon, running_daemon
 from tests.support.typed import TypedStub, in_daemon_namespaces, typed_stub
-from tests.support.wire import field_violations, rpc_error
+from tests.support.wire import field_violations, label_query, rpc_error, term
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ async def test_routes_converge_once_link_and_address_are_applied_and_delete_rest
         wait=True,
     )
     reply = await stub.apply(default, direct, v6, wait=True)
-    assert all(item.status.present and item.status.added for item in reply.items)
+    assert [item.status.protocol for item in reply.items] == ["static"] * 3
     shown = kernel_routes(daemon)
     assert shown["main/0.0.0.0/0/0"]["gateway"] == "10.8.0.254"
     assert shown["100/10.8.5.0/24/20"]["dev"] == "rt0"
@@ -124,3 +124,38 @@ async def test_bad_input_is_refused_naming_the_field_and_applies_nothing(
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert set(field_violations(error)) == violations
     assert await stub.list() == []
+
+
+async def test_an_observed_list_is_the_kernels_routes_main_table_unless_asked(
+    daemon: Daemon, stub: TypedStub, link_stub: TypedStub, address_stub: TypedStub
+) -> None:
+    """`observed` lists what the kernel has, spec or not: the main table by default (as `ip
+    route` shows), every table with a label query on `table`; a route with a spec comes with
+    it and its condition, one without has only its status."""
+    await link_stub.apply(link_stub.item({"name": "ob0", "kind": "bridge", "up": True}), wait=True)
+    await address_stub.apply(
+        address_stub.item({"link": "ob0", "address": "10.7.0.1/24"}), wait=True
+    )
+    in_daemon_namespaces(
+        daemon, "-n", "ip", "route", "add", "10.7.9.0/24", "dev", "ob0", "table", "7"
+    )
+    spec = stub.item({"destination": "10.7.8.0/24", "link": "ob0"})
+    await stub.apply(spec, wait=True)
+    everything = label_query(term("table"))
+    kernel = kernel_routes(daemon)
+
+    main = {item.metadata.id: item for item in await stub.list(observed=True)}
+    assert set(main) == {id for id in kernel if id.startswith("main/")}
+    assert main["main/10.7.8.0/24/0"].spec.link == "ob0"
+    assert main["main/10.7.8.0/24/0"].condition.ready
+    kernels_own = main["main/10.7.0.0/24/0"]
+    assert not kernels_own.HasField("spec")
+    assert kernels_own.status.protocol == "kernel"
+    listed = {item.metadata.id for item in await stub.list(observed=True, label_query=[everything])}
+    assert listed == set(kernel)
+    assert {"7/10.7.9.0/24/0", "local/10.7.0.1/32/0"} <= listed
+    assert [item.metadata.id for item in await stub.list()] == ["main/10.7.8.0/24/0"]
+
+    await stub.delete("main/10.7.8.0/24/0")
+    await address_stub.delete("ob0/10.7.0.1/24")
+    await link_stub.delete("ob0")

@@ -16,6 +16,7 @@ from cosid.drivers.network import (
     LinkNotFoundError,
 )
 from cosid.drivers.network.netlink import NetlinkLinkDriver
+from cosid.drivers.network.netlink_network import NetlinkNetwork
 from cosid.resources.links import LinkSpec
 from tests.drivers.netns import NetNamespace, fresh_netns, unavailable
 from tests.drivers.network import ip_links
@@ -36,7 +37,8 @@ def netns() -> Iterator[NetNamespace]:
 
 def test_creates_configures_and_deletes_a_veth_pair_in_a_bridge(netns: NetNamespace) -> None:
     async def scenario() -> None:
-        driver = NetlinkLinkDriver()
+        network = NetlinkNetwork()
+        driver = network.links
         try:
             await driver.create(LinkSpec(name="v0", kind="veth", veth={"peer": "v1"}, mtu=1400))
             await driver.create(LinkSpec(name="br0", kind="bridge"))
@@ -49,7 +51,7 @@ def test_creates_configures_and_deletes_a_veth_pair_in_a_bridge(netns: NetNamesp
             assert found.mac == "02:00:00:00:00:01"
             assert await driver.find("missing") is None
         finally:
-            driver.close()
+            network.close()
 
     netns.run(scenario())
     links = ip_links(netns)
@@ -59,13 +61,14 @@ def test_creates_configures_and_deletes_a_veth_pair_in_a_bridge(netns: NetNamesp
     assert links["v0"]["address"] == "02:00:00:00:00:01"
 
     async def release_and_delete() -> None:
-        driver = NetlinkLinkDriver()
+        network = NetlinkNetwork()
+        driver = network.links
         try:
             await driver.set_master("v0", None)
             await driver.delete("v0")
             await driver.delete("v0")  # gone already: nothing to do
         finally:
-            driver.close()
+            network.close()
 
     netns.run(release_and_delete())
     assert set(ip_links(netns)) == {"lo", "br0"}
@@ -86,13 +89,14 @@ def test_a_kind_this_kernel_lacks_is_not_supported(netns: NetNamespace, spec: Li
         pytest.skip("this kernel has the kind")
 
     async def scenario() -> None:
-        driver = NetlinkLinkDriver()
+        network = NetlinkNetwork()
+        driver = network.links
         try:
             with pytest.raises(LinkKindNotSupportedError) as raised:
                 await driver.create(spec)
             assert raised.value.reason == "KindNotSupported"
         finally:
-            driver.close()
+            network.close()
 
     netns.run(scenario())
     assert set(ip_links(netns)) == {"lo"}
@@ -100,7 +104,8 @@ def test_a_kind_this_kernel_lacks_is_not_supported(netns: NetNamespace, spec: Li
 
 def test_refusals_have_their_reasons(netns: NetNamespace) -> None:
     async def scenario() -> None:
-        driver = NetlinkLinkDriver()
+        network = NetlinkNetwork()
+        driver = network.links
         try:
             with pytest.raises(LinkNotFoundError):
                 await driver.set_mtu("missing", 1400)
@@ -111,14 +116,15 @@ def test_refusals_have_their_reasons(netns: NetNamespace) -> None:
                 await driver.set_mtu("br0", 65535 + 1)
             assert raised.value.reason == "InvalidSetting"
         finally:
-            driver.close()
+            network.close()
 
     netns.run(scenario())
 
 
 def test_changes_wake_once_per_burst(netns: NetNamespace) -> None:
     async def scenario() -> None:
-        driver = NetlinkLinkDriver()
+        network = NetlinkNetwork()
+        driver = network.links
         changes = driver.changes()
         try:
             for index in range(20):
@@ -131,14 +137,15 @@ def test_changes_wake_once_per_burst(netns: NetNamespace) -> None:
                 await anext(changes)
         finally:
             changes.close()
-            driver.close()
+            network.close()
 
     netns.run(scenario())
 
 
 def test_creates_macvlan_and_vxlan_on_a_parent(netns: NetNamespace) -> None:
     async def scenario() -> None:
-        driver = NetlinkLinkDriver()
+        network = NetlinkNetwork()
+        driver = network.links
         try:
             await driver.create(LinkSpec(name="v0", kind="veth", veth={"peer": "v1"}))
             await driver.create(
@@ -148,7 +155,7 @@ def test_creates_macvlan_and_vxlan_on_a_parent(netns: NetNamespace) -> None:
                 LinkSpec(name="vx0", kind="vxlan", vxlan={"vni": 42, "dev": "v0", "port": 4789})
             )
         finally:
-            driver.close()
+            network.close()
 
     netns.run(scenario())
     shown = json.loads(netns.exec("ip", "-d", "-j", "link", "show").stdout)

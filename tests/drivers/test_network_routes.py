@@ -3,13 +3,12 @@ route` in that namespace is the witness."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
 
-from cosid.drivers.network.netlink import NetlinkLinkDriver
+from cosid.drivers.network.netlink_network import NetlinkNetwork
 from cosid.drivers.network.route_driver import (
     RouteDriver,
     RouteGatewayUnreachableError,
@@ -48,11 +47,11 @@ def netns() -> Iterator[NetNamespace]:
 
 def with_driver(netns: NetNamespace, scenario: Callable[[NetlinkRouteDriver], Awaitable[T]]) -> T:
     async def inside() -> T:
-        links = NetlinkLinkDriver()
+        network = NetlinkNetwork()
         try:
-            return await scenario(NetlinkRouteDriver(links))
+            return await scenario(network.routes)
         finally:
-            links.close()
+            network.close()
 
     return netns.run(inside())
 
@@ -149,19 +148,39 @@ def test_why_a_route_cannot_be_added_yet(netns: NetNamespace) -> None:
     with_driver(netns, refused)
 
 
-def test_finds_share_one_dump_until_a_change(netns: NetNamespace) -> None:
-    spec = RouteSpec(destination="10.4.0.0/16", link="v0")
+def test_finds_read_the_mirror_and_see_routes_the_kernel_drops_silently(
+    netns: NetNamespace,
+) -> None:
+    """Routes reach the finds through the kernel's notices, with no dump per change. IPv4
+    drops a link's routes without a notice when the link goes down: the mirror drops them
+    too, still without a dump; a carrier lost flags them `linkdown`, also without a notice,
+    which only a dump shows."""
+    key = RouteSpec(destination="10.4.0.0/16", link="v0").key
 
-    async def scenario(driver: NetlinkRouteDriver) -> None:
-        changes = driver.changes()
+    async def scenario() -> None:
+        network = NetlinkNetwork()
         try:
-            await asyncio.gather(*(driver.find(spec.key) for _ in range(50)))
-            assert driver.snapshot.reads == 1
+            assert await network.routes.find(key) is None
             netns.exec("ip", "route", "add", "10.4.0.0/16", "dev", "v0")
-            await asyncio.wait_for(anext(changes), 1)
-            assert await driver.find(spec.key) is not None
-            assert driver.snapshot.reads == 2
-        finally:
-            changes.close()
+            found = await network.routes.find(key)
+            assert found is not None
+            assert "linkdown" in found.flags  # v1, the peer, is down
+            netns.exec("ip", "link", "set", "v1", "up")  # the carrier comes a moment later
+            mirror = network.mirror
 
-    with_driver(netns, scenario)
+            def up_again() -> bool:
+                route = mirror.route(key)
+                return route is not None and "linkdown" not in route.flags
+
+            await mirror.until(up_again, 2)
+            found = await network.routes.find(key)
+            assert found is not None
+            assert "linkdown" not in found.flags
+            dumps = mirror.dumps
+            netns.exec("ip", "link", "set", "v0", "down")
+            assert await network.routes.find(key) is None
+            assert network.mirror.dumps == dumps
+        finally:
+            network.close()
+
+    netns.run(scenario())

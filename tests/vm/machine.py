@@ -14,6 +14,7 @@ tried, so it is used only when COSID_VM_ACCEL=kvm asks for it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -173,10 +174,8 @@ class Machine:
     def reboot(self) -> None:
         """Reboot the guest (QEMU keeps running) and wait for cosid to be active again."""
         before = self.boot_id()
-        try:
+        with contextlib.suppress(ConnectionError):  # the shutdown may stop the agent first
             self.run("systemctl", "reboot", "--no-block")
-        except ConnectionError:
-            pass  # the shutdown stopped the agent before it answered
         deadline = time.monotonic() + BOOT_TIMEOUT
         while time.monotonic() < deadline:
             time.sleep(1)

@@ -1,6 +1,7 @@
 """Links, addresses and routes together on the guest's kernel, in the order a node needs
 them and undone in reverse: a dummy link (its module loaded by cosid), an address on it, a
-gateway route through that address and a default route in another table."""
+gateway route through that address and a default route in another table; the statuses show
+every link of the guest, cosid's or not."""
 
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ async def test_link_address_and_routes(vm: Machine) -> None:
         assert (via["gateway"], via["dev"], via["metric"]) == ("10.99.0.2", "vmnet0", 50)
         [default] = kernel(vm, "route", "show", "table", "100")
         assert (default["dst"], default["dev"]) == ("default", "vmnet0")
+        observed = {item.metadata.id for item in await link_stub.list(observed=True)}
+        assert observed == {link["ifname"] for link in kernel(vm, "link", "show")}  # eth0 too
         for item in await route_stub.list():
             await route_stub.delete(item.metadata.id, WAIT)
         await address_stub.delete("vmnet0/10.99.0.1/24", WAIT)

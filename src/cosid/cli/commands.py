@@ -10,6 +10,7 @@ from typing import TextIO
 from cosid.cli.output import open_output
 from cosid.client import Client, EventStream, TypeDefinition
 from cosid.state.events import Event, EventType
+from cosid.state.query import MATCH_ALL, ResourceQuery
 from cosid.state.resource import UNDEFINED_VERSION, Kind, Pointer, Resource
 from cosid.state.state import WatchKindOptions
 
@@ -31,13 +32,15 @@ class Selection:
     id: str | None
     namespace: str | None
     output: str
+    query: ResourceQuery = MATCH_ALL
+    """Which resources (`-l`): labels to match."""
 
 
 def get(client: Client, selection: Selection, stdout: TextIO) -> None:
     definition, kind = _resolve(client, selection)
     output = open_output(selection.output, definition, stdout)
     if selection.id is None:
-        output.resources(client.list(kind))
+        output.resources(client.list(kind, selection.query))
     else:
         output.resources([client.get(Pointer(kind.namespace, kind.type, selection.id))])
 
@@ -50,7 +53,7 @@ def watch(client: Client, selection: Selection, bootstrap: bool, stdout: TextIO)
     definition, kind = _resolve(client, selection)
     output = open_output(selection.output, definition, stdout)
     skip_current = selection.id is not None and not bootstrap
-    with _open_stream(client, kind, selection.id, bootstrap) as stream:
+    with _open_stream(client, kind, selection, bootstrap) as stream:
         for event_type, resource in shown_events(stream, skip_first=skip_current):
             output.event(event_type, resource)
     raise WatchEndedError("the daemon ended the watch (is it shutting down?)")
@@ -71,10 +74,11 @@ def _resolve(client: Client, selection: Selection) -> tuple[TypeDefinition, Kind
     return definition, Kind(namespace, definition.type)
 
 
-def _open_stream(client: Client, kind: Kind, id: str | None, bootstrap: bool) -> EventStream:
-    if id is None:
-        return client.watch_kind(kind, WatchKindOptions(bootstrap_contents=bootstrap))
-    return client.watch(Pointer(kind.namespace, kind.type, id))
+def _open_stream(client: Client, kind: Kind, selection: Selection, bootstrap: bool) -> EventStream:
+    if selection.id is None:
+        options = WatchKindOptions(bootstrap_contents=bootstrap, query=selection.query)
+        return client.watch_kind(kind, options)
+    return client.watch(Pointer(kind.namespace, kind.type, selection.id))
 
 
 def shown_events(

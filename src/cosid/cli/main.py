@@ -23,6 +23,7 @@ from cosid.cli.jsonpath import JsonPathError
 from cosid.cli.manifest import ManifestError
 from cosid.cli.output import FORMATS
 from cosid.cli.refusals import BatchRefusedError
+from cosid.cli.selector import parse_selector
 from cosid.client import (
     DEFAULT_ENDPOINT,
     ENDPOINT_ENV,
@@ -35,6 +36,7 @@ from cosid.client import (
     resolve_tls,
 )
 from cosid.client.tls import CA_ENV, CERT_ENV, KEY_ENV
+from cosid.state.query import MATCH_ALL
 
 FAILED = 1
 INTERRUPTED = 130
@@ -73,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     selection.add_argument("-n", "--namespace", help="default: the type's default namespace")
     selection.add_argument(
         "-o", "--output", choices=FORMATS, default="table", help="output format (default: table)"
+    )
+    selection.add_argument(
+        "-l",
+        "--selector",
+        type=parse_selector,
+        default=MATCH_ALL,
+        help="only resources whose labels match: KEY=VALUE, KEY!=VALUE, KEY, !KEY, "
+        "comma-separated, all must hold (e.g. table=main)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("get", parents=[selection], help="print resources")
@@ -186,7 +196,13 @@ def run(args: argparse.Namespace, channel: grpc.Channel) -> int:
         return 0
     if args.command == "diff":
         return DIFFERENT if diff(client, TypedClient(channel), args.filename, sys.stdout) else 0
-    selection = Selection(args.type, args.id, args.namespace, getattr(args, "output", "table"))
+    selection = Selection(
+        args.type,
+        args.id,
+        args.namespace,
+        getattr(args, "output", "table"),
+        getattr(args, "selector", MATCH_ALL),
+    )
     if args.command == "get":
         get(client, selection, sys.stdout)
     elif args.command == "delete":

@@ -1,9 +1,9 @@
 """addresses: puts each AddressSpec's address on its link, and deletes it with the spec when
 cosid added it.
 
-Reads: AddressSpecs (strong). Writes: AddressStatuses (what the kernel has of the address) and
-AddressOriginals (durable: whether cosid added the address or found it there, so that deleting
-the spec deletes only what cosid added, even after a restart).
+Reads: AddressSpecs (strong). Writes: AddressOriginals (durable: whether cosid added the
+address or found it there, so that deleting the spec deletes only what cosid added, even
+after a restart). The statuses are the network observer's (`cosid.observers.network`).
 
 Ordering: an address whose link does not exist waits (reason ``WaitingForLink``); no timer
 retries it: the kernel announces the link appearing (RTMGRP_LINK), and it converges then.
@@ -28,10 +28,8 @@ from cosid.resources.addresses import (
     CONTROLLER,
     ORIGINALS,
     SPECS,
-    STATUSES,
     AddressOriginal,
     AddressSpec,
-    AddressStatus,
 )
 from cosid.resources.document import from_spec, to_spec
 from cosid.runtime.controller import Input, Outcome, Output, Strength
@@ -62,7 +60,7 @@ def _pointer(kind: Kind, spec: AddressSpec) -> Pointer:
 class AddressesController:
     name = CONTROLLER
     inputs = (Input(SPECS, Strength.STRONG),)
-    outputs = (Output(STATUSES), Output(ORIGINALS))
+    outputs = (Output(ORIGINALS),)
     watched_paths: tuple[Path, ...] = ()  # addresses are not files: see `changes`
 
     def __init__(
@@ -78,16 +76,13 @@ class AddressesController:
 
     async def reconcile(self, item: Resource, writer: OutputWriter) -> Outcome:
         spec = from_spec(AddressSpec, item.spec)
-        previous = await writer.get(_pointer(STATUSES, spec))
         try:
             found = await self._driver.find(spec.link, spec.address)
         except AddressLinkNotFoundError:
-            await self._report(writer, spec, None)
             raise AddressWaitingForLinkError(spec.id, f"waits for its link {spec.link}") from None
-        original = await self._original(writer, spec)
         if found is not None and not _differences(spec, found):
-            await self._report(writer, spec, found)
             return Outcome.UNCHANGED
+        original = await self._original(writer, spec)
         if found is None:
             if original is None:  # recorded first: never an address cosid would not delete
                 await self._remember(writer, AddressOriginal(**_key(spec), added=True))
@@ -95,19 +90,16 @@ class AddressesController:
         elif original is None:
             await self._remember(writer, AddressOriginal(**_key(spec), added=False))
         after = await self._driver.find(spec.link, spec.address)
-        await self._report(writer, spec, after)
         if after is None or (differences := _differences(spec, after)):
             shown = "no such address" if after is None else f"another {', '.join(differences)}"
             raise AddressNotAppliedError(spec.id, f"the kernel shows {shown}")
-        drifted = previous is not None and from_spec(AddressStatus, previous.spec).present
-        return Outcome.REPAIRED if drifted else Outcome.APPLIED
+        return Outcome.APPLIED
 
     async def teardown(self, item: Resource, writer: OutputWriter) -> None:
         spec = from_spec(AddressSpec, item.spec)
         original = await self._original(writer, spec)
         if original is not None and original.added:
             await self._driver.delete(spec.link, spec.address)
-        await writer.destroy(_pointer(STATUSES, spec))
         await writer.destroy(_pointer(ORIGINALS, spec))
 
     @staticmethod
@@ -121,31 +113,9 @@ class AddressesController:
         remembered = await writer.get(_pointer(ORIGINALS, spec))
         return None if remembered is None else from_spec(AddressOriginal, remembered.spec)
 
-    async def _report(
-        self, writer: OutputWriter, spec: AddressSpec, found: AddressState | None
-    ) -> None:
-        original = await self._original(writer, spec)
-        status = _status(spec, found, added=original is not None and original.added)
-        await writer.put(_pointer(STATUSES, spec), to_spec(status))
-
 
 def _key(spec: AddressSpec) -> dict[str, str]:
     return {"link": spec.link, "address": spec.address}
-
-
-def _status(spec: AddressSpec, found: AddressState | None, added: bool) -> AddressStatus:
-    if found is None:
-        return AddressStatus(**_key(spec), present=False, added=added)
-    return AddressStatus(
-        **_key(spec),
-        present=True,
-        added=added,
-        family="inet" if found.family == "inet" else "inet6",
-        scope=found.scope,
-        flags=list(found.flags),
-        valid_lifetime=found.valid_lifetime,
-        preferred_lifetime=found.preferred_lifetime,
-    )
 
 
 def _differences(spec: AddressSpec, found: AddressState) -> list[str]:

@@ -1,9 +1,9 @@
 """links: makes each LinkSpec's link exist and hold the spec's settings (up, mtu, master,
 mac), and undoes that when the spec is deleted.
 
-Reads: LinkSpecs (strong). Writes: LinkStatuses (what the kernel has under the name) and
-LinkOriginals (durable: whether cosid created the link, else the settings it found, so that
-deleting the spec deletes or restores it even after a restart).
+Reads: LinkSpecs (strong). Writes: LinkOriginals (durable: whether cosid created the link,
+else the settings it found, so that deleting the spec deletes or restores it even after a
+restart). The statuses are the network observer's (`cosid.observers.network`).
 
 Which links are cosid's: those it created, recorded before creating them. A physical link,
 or an existing link of the spec's kind, is configured but never deleted; deleting its spec
@@ -34,10 +34,8 @@ from cosid.resources.links import (
     CONTROLLER,
     ORIGINALS,
     SPECS,
-    STATUSES,
     LinkOriginal,
     LinkSpec,
-    LinkStatus,
 )
 from cosid.runtime.controller import Input, Outcome, Output, Strength
 from cosid.runtime.writer import OutputWriter
@@ -79,7 +77,7 @@ def _pointer(kind: Kind, name: str) -> Pointer:
 class LinksController:
     name = CONTROLLER
     inputs = (Input(SPECS, Strength.STRONG),)
-    outputs = (Output(STATUSES), Output(ORIGINALS))
+    outputs = (Output(ORIGINALS),)
     watched_paths: tuple[Path, ...] = ()  # links are not files: see `changes`
 
     def __init__(
@@ -95,28 +93,17 @@ class LinksController:
 
     async def reconcile(self, item: Resource, writer: OutputWriter) -> Outcome:
         spec = from_spec(LinkSpec, item.spec)
-        previous = await writer.get(_pointer(STATUSES, spec.name))
         link = await self._driver.find(spec.name)
-        original = await self._original(writer, spec.name)
-        before = _status(spec.name, link, original)
         if link is not None and spec.kind not in ("physical", link.kind):
-            await writer.put(_pointer(STATUSES, spec.name), to_spec(before))
             raise LinkKindMismatchError(spec.name, f"exists as a {link.kind or 'device'} link")
-        if not _differences(spec, before):
-            await writer.put(_pointer(STATUSES, spec.name), to_spec(before))
+        if link is not None and not _differences(spec, link):
             return Outcome.UNCHANGED
-        try:
-            await self._apply(spec, link, original, writer)
-        finally:
-            after = await self._observe(writer, spec.name)
-        if differences := _differences(spec, after):
+        await self._apply(spec, link, await self._original(writer, spec.name), writer)
+        if differences := _differences(spec, await self._driver.find(spec.name)):
             raise LinkNotAppliedError(
                 spec.name, f"the kernel shows another {', '.join(differences)}"
             )
-        drifted = previous is not None and not _differences(
-            spec, from_spec(LinkStatus, previous.spec)
-        )
-        return Outcome.REPAIRED if drifted else Outcome.APPLIED
+        return Outcome.APPLIED
 
     async def teardown(self, item: Resource, writer: OutputWriter) -> None:
         spec = from_spec(LinkSpec, item.spec)
@@ -125,7 +112,6 @@ class LinksController:
             await self._driver.delete(spec.name)
         elif original is not None:
             await self._restore(original)
-        await writer.destroy(_pointer(STATUSES, spec.name))
         await writer.destroy(_pointer(ORIGINALS, spec.name))
 
     async def _apply(
@@ -200,13 +186,6 @@ class LinksController:
         remembered = await writer.get(_pointer(ORIGINALS, name))
         return None if remembered is None else from_spec(LinkOriginal, remembered.spec)
 
-    async def _observe(self, writer: OutputWriter, name: str) -> LinkStatus:
-        """The status now, reported."""
-        link = await self._driver.find(name)
-        status = _status(name, link, await self._original(writer, name))
-        await writer.put(_pointer(STATUSES, name), to_spec(status))
-        return status
-
 
 def _found(link: LinkState) -> LinkOriginal:
     return LinkOriginal(
@@ -219,33 +198,14 @@ def _found(link: LinkState) -> LinkOriginal:
     )
 
 
-def _status(name: str, link: LinkState | None, original: LinkOriginal | None) -> LinkStatus:
-    created = original is not None and original.created
+def _differences(spec: LinkSpec, link: LinkState | None) -> list[str]:
+    """The settings in which the kernel's link differs from the spec."""
     if link is None:
-        return LinkStatus(name=name, exists=False, created=created)
-    return LinkStatus(
-        name=name,
-        exists=True,
-        created=created,
-        index=link.index,
-        kind=link.kind,
-        up=link.up,
-        flags=list(link.flags),
-        oper_state=link.oper_state,
-        mtu=link.mtu,
-        mac=link.mac,
-        master=link.master,
-    )
-
-
-def _differences(spec: LinkSpec, status: LinkStatus) -> list[str]:
-    """The settings in which the kernel's link (as `status` shows it) differs from the spec."""
-    if not status.exists:
         return ["link (none)"]
     wanted = {"up": spec.up, "mtu": spec.mtu, "mac": spec.mac, "master": spec.master}
     kept = {"mtu", "mac"}  # None keeps the link's
     return [
         field
         for field, value in wanted.items()
-        if not (value is None and field in kept) and getattr(status, field) != value
+        if not (value is None and field in kept) and getattr(link, field) != value
     ]

@@ -1,10 +1,10 @@
 """routes: puts each RouteSpec's route in its table, and undoes that when the spec is deleted.
 
-Reads: RouteSpecs (strong). Writes: RouteStatuses (what the kernel has under the route's key)
-and RouteOriginals (durable: whether cosid added the route, else the route it found there, so
-that deleting the spec deletes what cosid added and puts back what it replaced, even after a
-restart). A found route no spec can say (multipath, a local or broadcast route) is left as
-cosid made it.
+Reads: RouteSpecs (strong). Writes: RouteOriginals (durable: whether cosid added the route,
+else the route it found there, so that deleting the spec deletes what cosid added and puts
+back what it replaced, even after a restart). A found route no spec can say (multipath, a
+local or broadcast route) is left as cosid made it. The statuses are the network observer's
+(`cosid.observers.network`).
 
 Ordering: a route whose output link does not exist or is down waits (``WaitingForLink``), one
 whose gateway the kernel cannot reach waits (``WaitingForGateway``); no timer retries them: the
@@ -12,9 +12,8 @@ kernel announces links and addresses changing (RTMGRP_LINK, RTMGRP_IPV4_IFADDR,
 RTMGRP_IPV6_IFADDR), and they converge then.
 
 Drift: the kernel announces every change of the routes (RTMGRP_IPV4_ROUTE, RTMGRP_IPV6_ROUTE);
-the runtime reconciles every item on each burst (`AnnouncesChanges`), reading the routes once
-per burst (the driver's snapshot), so an ``ip route del`` behind cosid's back is repaired at
-once.
+the runtime reconciles every item on each burst (`AnnouncesChanges`), each reading the routes
+from the driver's mirror, so an ``ip route del`` behind cosid's back is repaired at once.
 """
 
 from __future__ import annotations
@@ -39,10 +38,8 @@ from cosid.resources.routes import (
     CONTROLLER,
     ORIGINALS,
     SPECS,
-    STATUSES,
     RouteOriginal,
     RouteSpec,
-    RouteStatus,
 )
 from cosid.runtime.controller import Input, Outcome, Output, Strength
 from cosid.runtime.writer import OutputWriter
@@ -81,7 +78,7 @@ def _pointer(kind: Kind, spec: RouteSpec) -> Pointer:
 class RoutesController:
     name = CONTROLLER
     inputs = (Input(SPECS, Strength.STRONG),)
-    outputs = (Output(STATUSES), Output(ORIGINALS))
+    outputs = (Output(ORIGINALS),)
     watched_paths: tuple[Path, ...] = ()  # routes are not files: see `changes`
 
     def __init__(
@@ -97,36 +94,26 @@ class RoutesController:
 
     async def reconcile(self, item: Resource, writer: OutputWriter) -> Outcome:
         spec = from_spec(RouteSpec, item.spec)
-        previous = await writer.get(_pointer(STATUSES, spec))
-        original = await self._original(writer, spec)
-        found = await self._driver.find(spec.key)
-        if found is not None and not _differences(spec, _status(spec, found, original)):
-            await self._report(writer, spec, found, original)
+        found = await self._driver.find(spec.key, spec.link)
+        if found is not None and not _differences(spec, found):
             return Outcome.UNCHANGED
+        original = await self._original(writer, spec)
         if original is None:  # recorded first: never a route cosid would not undo
-            original = _original_of(spec, found)
-            await writer.put(_pointer(ORIGINALS, spec), to_spec(original))
+            await writer.put(_pointer(ORIGINALS, spec), to_spec(_original_of(spec, found)))
         try:
             await self._driver.add(spec)
         except _WAITING_FOR_LINK as error:
-            await self._report(writer, spec, found, original)
             link = spec.link or f"to {spec.gateway}"
             raise RouteWaitingForLinkError(
                 spec.id, f"waits for its link {link}: {error.detail}", error.errno
             ) from None
         except RouteGatewayUnreachableError as error:
-            await self._report(writer, spec, found, original)
             raise RouteWaitingForGatewayError(
                 spec.id, f"waits for its gateway {spec.gateway}: {error.detail}", error.errno
             ) from None
-        after = _status(spec, await self._driver.find(spec.key), original)
-        await writer.put(_pointer(STATUSES, spec), to_spec(after))
-        if differences := _differences(spec, after):
+        if differences := _differences(spec, await self._driver.find(spec.key, spec.link)):
             raise RouteNotAppliedError(spec.id, f"the kernel shows {', '.join(differences)}")
-        drifted = previous is not None and not _differences(
-            spec, from_spec(RouteStatus, previous.spec)
-        )
-        return Outcome.REPAIRED if drifted else Outcome.APPLIED
+        return Outcome.APPLIED
 
     async def teardown(self, item: Resource, writer: OutputWriter) -> None:
         spec = from_spec(RouteSpec, item.spec)
@@ -136,22 +123,12 @@ class RoutesController:
         elif original is not None and original.found is not None:
             with contextlib.suppress(*_NOT_THERE_TO_RESTORE):
                 await self._driver.add(original.found)
-        await writer.destroy(_pointer(STATUSES, spec))
         await writer.destroy(_pointer(ORIGINALS, spec))
 
     @staticmethod
     async def _original(writer: OutputWriter, spec: RouteSpec) -> RouteOriginal | None:
         remembered = await writer.get(_pointer(ORIGINALS, spec))
         return None if remembered is None else from_spec(RouteOriginal, remembered.spec)
-
-    @staticmethod
-    async def _report(
-        writer: OutputWriter,
-        spec: RouteSpec,
-        found: RouteState | None,
-        original: RouteOriginal | None,
-    ) -> None:
-        await writer.put(_pointer(STATUSES, spec), to_spec(_status(spec, found, original)))
 
 
 def _original_of(spec: RouteSpec, found: RouteState | None) -> RouteOriginal:
@@ -172,18 +149,6 @@ def _spec_of(found: RouteState) -> RouteSpec | None:
         return None
 
 
-def _status(
-    spec: RouteSpec, found: RouteState | None, original: RouteOriginal | None
-) -> RouteStatus:
-    key = spec.key._asdict()
-    added = original is not None and original.added
-    if found is None:
-        return RouteStatus(**key, present=False, added=added)
-    return RouteStatus(
-        **key, present=True, added=added, **_settings_of(found), flags=list(found.flags)
-    )
-
-
 def _settings_of(found: RouteState) -> dict[str, Any]:
     """What the kernel shows of a route beyond its key, by the spec's field names."""
     return {
@@ -197,10 +162,10 @@ def _settings_of(found: RouteState) -> dict[str, Any]:
     }
 
 
-def _differences(spec: RouteSpec, shown: RouteStatus) -> list[str]:
-    """What of the kernel's route (as `shown`) differs from the spec: its type, protocol,
-    scope, gateway, source, and its link when the spec names one (else the kernel picks it)."""
-    if not shown.present:
+def _differences(spec: RouteSpec, found: RouteState | None) -> list[str]:
+    """What of the kernel's route differs from the spec: its type, protocol, scope, gateway,
+    source, and its link when the spec names one (else the kernel picks it)."""
+    if found is None:
         return ["no such route"]
     wanted = {
         "type": spec.type,
@@ -212,7 +177,7 @@ def _differences(spec: RouteSpec, shown: RouteStatus) -> list[str]:
     if spec.link is not None:
         wanted["link"] = spec.link
     return [
-        f"{field} {getattr(shown, field) or '(none)'}"
+        f"{field} {getattr(found, field) or '(none)'}"
         for field, value in wanted.items()
-        if getattr(shown, field) != value
+        if getattr(found, field) != value
     ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
@@ -130,6 +130,8 @@ class DomainConfig(_Strict):
     resync_seconds: float | None = Field(None, gt=0)
     """Overrides the top-level `resync_seconds` for this domain's controllers (null: only on
     events); unset, the domain inherits it (`Config.resync_seconds_of`)."""
+    inherits_resync: ClassVar[bool] = True
+    """False for a domain whose own default is not the top level's."""
 
 
 class SysctlConfig(DomainConfig):
@@ -189,6 +191,10 @@ class MountsConfig(DomainConfig):
 class NetworkConfig(DomainConfig):
     driver: Literal["netlink"] = "netlink"
     """netlink: rtnetlink through pyroute2 (links, addresses, routes), status from its events."""
+    resync_seconds: float | None = Field(300.0, gt=0)
+    """The kernel announces every change of links, addresses and routes, so the resync is only
+    a safety net: unlike the other domains, this one does not inherit the top level's."""
+    inherits_resync: ClassVar[bool] = False
 
 
 class DomainsConfig(_Strict):
@@ -238,7 +244,7 @@ class Config(_Strict):
     def resync_seconds_of(self, domain: DomainConfig) -> float | None:
         """The domain's own `resync_seconds` when its settings name one (null included), else
         the top level's: a domain set to events only must not fall back to the default."""
-        if "resync_seconds" in domain.model_fields_set:
+        if "resync_seconds" in domain.model_fields_set or not domain.inherits_resync:
             return domain.resync_seconds
         return self.resync_seconds
 

@@ -44,15 +44,14 @@ from cosid.drivers.mounts.namespace import (
 )
 from cosid.drivers.mounts.policy import TargetPolicy
 from cosid.drivers.mounts.systemd import SystemdMountDriver
-from cosid.drivers.network.addresses import NetlinkAddressDriver
 from cosid.drivers.network.driver import AddressDriver, LinkDriver
-from cosid.drivers.network.netlink import NetlinkLinkDriver
+from cosid.drivers.network.netlink_network import NetlinkNetwork
 from cosid.drivers.network.route_driver import RouteDriver
-from cosid.drivers.network.routes import NetlinkRouteDriver
 from cosid.drivers.sysctl.driver import SysctlDriver
 from cosid.drivers.sysctl.isolated import NetworkNamespaceSysctlDriver
 from cosid.drivers.sysctl.persist import SysctlDFile
 from cosid.drivers.sysctl.procfs import ProcfsSysctlDriver
+from cosid.observers.network import NetworkObserver
 from cosid.resources import (
     addresses,
     dns,
@@ -69,6 +68,7 @@ from cosid.resources import (
 from cosid.resources.typed import Admission
 from cosid.runtime.conditions import CONDITIONS_DEFINITION
 from cosid.runtime.controller import Controller
+from cosid.runtime.observer import Observer
 from cosid.state.registry import NamespaceDefinition, ResourceDefinition
 from cosid.state.resource import Kind
 
@@ -89,6 +89,7 @@ class Domains:
     namespaces: tuple[NamespaceDefinition, ...]
     definitions: tuple[ResourceDefinition, ...]
     controllers: tuple[Controller, ...]
+    observers: tuple[Observer, ...] = ()
     checks: tuple[StartupCheck, ...] = ()
     admissions: tuple[Admission[Any], ...] = ()
     """Rules of the configuration on specs, checked at the edge before a spec is stored."""
@@ -239,16 +240,23 @@ def _mounts_driver(config: Config, policy: TargetPolicy) -> KernelMountDriver:
             return SystemdMountDriver(config.root, policy, bus, namespace)
 
 
-def _network_drivers(config: Config) -> tuple[LinkDriver, AddressDriver, RouteDriver]:
+@dataclass(frozen=True)
+class _Network:
+    links: LinkDriver
+    addresses: AddressDriver
+    routes: RouteDriver
+    observer: Observer
+    """Every link, address and route the kernel has, as statuses."""
+
+
+def _network(config: Config) -> _Network:
     """Links, addresses and routes of the daemon's network namespace (the sandbox's own; the
-    one --netns names), over one rtnetlink socket."""
+    one --netns names), over one rtnetlink socket and one mirror of the kernel's objects."""
     match config.domains.network.driver:
         case "netlink":
-            links_driver = NetlinkLinkDriver()
-            return (
-                links_driver,
-                NetlinkAddressDriver(links_driver),
-                NetlinkRouteDriver(links_driver),
+            netlink = NetlinkNetwork()
+            return _Network(
+                netlink.links, netlink.addresses, netlink.routes, NetworkObserver(netlink.mirror)
             )
 
 
@@ -258,7 +266,7 @@ def build_domains(config: Config) -> Domains:
     dns_driver = _dns_driver(config)
     mounts_policy = _mounts_policy(config)
     mounts_driver = _mounts_driver(config, mounts_policy)
-    links_driver, addresses_driver, routes_driver = _network_drivers(config)
+    network = _network(config)
     return Domains(
         namespaces=(
             namespaces.RUNTIME,
@@ -313,10 +321,11 @@ def build_domains(config: Config) -> Domains:
                 config.resync_seconds_of(settings.mounts),
                 lazy_unmount=settings.mounts.lazy_unmount,
             ),
-            LinksController(links_driver, config.resync_seconds_of(settings.network)),
-            AddressesController(addresses_driver, config.resync_seconds_of(settings.network)),
-            RoutesController(routes_driver, config.resync_seconds_of(settings.network)),
+            LinksController(network.links, config.resync_seconds_of(settings.network)),
+            AddressesController(network.addresses, config.resync_seconds_of(settings.network)),
+            RoutesController(network.routes, config.resync_seconds_of(settings.network)),
         ),
+        observers=(network.observer,),
         checks=_checks(hostname_driver, mounts_driver, dns_driver),
         admissions=(_mounts_admission(mounts_policy),),
     )

@@ -41,13 +41,14 @@ from cosid.api.cosi.network.v1alpha1 import network_pb2
 from cosid.resources import namespaces
 from cosid.resources.links import LinkName
 from cosid.resources.typed import TypedApi
-from cosid.state.registry import ResourceDefinition
+from cosid.state.registry import PrintColumn, ResourceDefinition
 from cosid.state.resource import Kind
 
 ADDRESS_SPEC_TYPE: Final = "AddressSpecs.network.cosi.dev"
 """COSI type of the specs: an address a client wants on a link. The id is ``<link>/<cidr>``."""
 ADDRESS_STATUS_TYPE: Final = "AddressStatuses.network.cosi.dev"
-"""COSI type of the statuses: what the kernel has of a spec's address. Same id."""
+"""COSI type of the statuses: every address the kernel has (the network observer writes
+them). Same id form."""
 ADDRESS_ORIGINAL_TYPE: Final = "AddressOriginals.network.cosi.dev"
 """COSI type of what cosid found (durable: deleting the spec deletes the address only when
 cosid added it, even after a restart). Same id."""
@@ -57,7 +58,7 @@ STATUSES: Final = Kind(namespaces.RUNTIME.name, ADDRESS_STATUS_TYPE)
 ORIGINALS: Final = Kind(namespaces.NETWORK.name, ADDRESS_ORIGINAL_TYPE)
 
 CONTROLLER: Final = "addresses"
-"""The controller that makes the specs true (and writes statuses and originals)."""
+"""The controller that makes the specs true (and writes originals)."""
 
 AddressScope = Literal["global", "link", "host"]
 AddressFlag = Literal["noprefixroute", "nodad", "mngtmpaddr", "homeaddress"]
@@ -159,19 +160,15 @@ def address_id(link: str, address: str) -> str:
 
 
 class AddressStatus(BaseModel):
-    """What the kernel has of the spec's address. Conditions (ready, reason) come from the
-    runtime."""
+    """An address the kernel has, whoever added it (the observer writes one for each; a
+    spec's is the one under its id). Conditions (ready, reason) come from the runtime."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     link: str
     address: str
-    present: StrictBool
-    """Whether the link has the address."""
-    added: StrictBool = False
-    """Whether cosid added it (and so deletes it with the spec)."""
-    family: Family | None = None
-    scope: str | None = None
+    family: Family
+    scope: str
     """global, link, host, or the kernel's number for another."""
     flags: list[str] = []
     """The kernel's flags: permanent, noprefixroute, nodad, tentative, dadfailed, ..."""
@@ -207,7 +204,12 @@ DEFINITIONS: Final = (
         aliases=("address", "addresses", "addr"),
         spec_model=AddressSpec,
     ),
-    ResourceDefinition(STATUSES.type, STATUSES.namespace, writable=False),
+    ResourceDefinition(
+        STATUSES.type,
+        STATUSES.namespace,
+        print_columns=(PrintColumn("Scope", "{.scope}"), PrintColumn("Flags", "{.flags[:]}")),
+        writable=False,
+    ),
     ResourceDefinition(ORIGINALS.type, ORIGINALS.namespace, writable=False),
 )
 

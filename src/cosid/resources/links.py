@@ -53,13 +53,14 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from cosid.api.cosi.network.v1alpha1 import network_pb2
 from cosid.resources import namespaces
 from cosid.resources.typed import TypedApi
-from cosid.state.registry import ResourceDefinition
+from cosid.state.registry import PrintColumn, ResourceDefinition
 from cosid.state.resource import Kind
 
 LINK_SPEC_TYPE: Final = "LinkSpecs.network.cosi.dev"
 """COSI type of the specs: a link a client wants. The resource id is the link's name."""
 LINK_STATUS_TYPE: Final = "LinkStatuses.network.cosi.dev"
-"""COSI type of the statuses: what the kernel has under a spec's name. The id is the name."""
+"""COSI type of the statuses: every link the kernel has (the network observer writes them).
+The id is the name."""
 LINK_ORIGINAL_TYPE: Final = "LinkOriginals.network.cosi.dev"
 """COSI type of what cosid found (durable: deleting the spec deletes the link cosid created,
 or restores the one it found, even after a restart). The id is the name."""
@@ -69,7 +70,7 @@ STATUSES: Final = Kind(namespaces.RUNTIME.name, LINK_STATUS_TYPE)
 ORIGINALS: Final = Kind(namespaces.NETWORK.name, LINK_ORIGINAL_TYPE)
 
 CONTROLLER: Final = "links"
-"""The controller that makes the specs true (and writes statuses and originals)."""
+"""The controller that makes the specs true (and writes originals)."""
 
 MAX_NAME_BYTES: Final = 15
 MIN_MTU: Final = 68
@@ -214,25 +215,22 @@ def _combination_problems(spec: LinkSpec) -> Iterator[tuple[str, Any, str]]:
 
 
 class LinkStatus(BaseModel):
-    """What the kernel has under the spec's name, whoever made it. Conditions (ready, reason)
-    come from the runtime."""
+    """A link the kernel has, whoever made it (the observer writes one for each; a spec's
+    is the one under its id). Conditions (ready, reason) come from the runtime."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: LinkName
-    exists: StrictBool
-    created: StrictBool = False
-    """Whether cosid created the link (and so deletes it with its spec)."""
-    index: NonNegativeInt | None = None
+    name: str
+    index: NonNegativeInt
     kind: str | None = None
     """The kernel's kind (veth, bridge...); None for a link without one (a NIC, lo)."""
     up: StrictBool = False
     """The administrative state (the UP flag)."""
     flags: list[str] = []
     """The kernel's flags: UP, BROADCAST, LOWER_UP, ..."""
-    oper_state: str | None = None
+    oper_state: str
     """The operational state: UP, DOWN, LOWERLAYERDOWN, UNKNOWN, ..."""
-    mtu: NonNegativeInt | None = None
+    mtu: NonNegativeInt
     mac: str | None = None
     master: str | None = None
 
@@ -262,7 +260,17 @@ class LinkOriginal(BaseModel):
 
 DEFINITIONS: Final = (
     ResourceDefinition(SPECS.type, SPECS.namespace, aliases=("link", "links"), spec_model=LinkSpec),
-    ResourceDefinition(STATUSES.type, STATUSES.namespace, writable=False),
+    ResourceDefinition(
+        STATUSES.type,
+        STATUSES.namespace,
+        print_columns=(
+            PrintColumn("Kind", "{.kind}"),
+            PrintColumn("State", "{.oper_state}"),
+            PrintColumn("MTU", "{.mtu}"),
+            PrintColumn("Master", "{.master}"),
+        ),
+        writable=False,
+    ),
     ResourceDefinition(ORIGINALS.type, ORIGINALS.namespace, writable=False),
 )
 

@@ -55,13 +55,15 @@ from cosid.resources import namespaces
 from cosid.resources.addresses import Family
 from cosid.resources.links import LinkName
 from cosid.resources.typed import TypedApi
-from cosid.state.registry import ResourceDefinition
+from cosid.state.query import LabelOp, LabelQuery, LabelTerm
+from cosid.state.registry import PrintColumn, ResourceDefinition
 from cosid.state.resource import Kind
 
 ROUTE_SPEC_TYPE: Final = "RouteSpecs.network.cosi.dev"
 """COSI type of the specs: a route a client wants. The id is ``<table>/<destination>/<metric>``."""
 ROUTE_STATUS_TYPE: Final = "RouteStatuses.network.cosi.dev"
-"""COSI type of the statuses: what the kernel has under a spec's key. Same id."""
+"""COSI type of the statuses: every route the kernel has, in every table (the network
+observer writes them). Same id form."""
 ROUTE_ORIGINAL_TYPE: Final = "RouteOriginals.network.cosi.dev"
 """COSI type of what cosid found (durable: deleting the spec deletes the route only when cosid
 added it, else puts back the route it found, even after a restart). Same id."""
@@ -71,7 +73,7 @@ STATUSES: Final = Kind(namespaces.RUNTIME.name, ROUTE_STATUS_TYPE)
 ORIGINALS: Final = Kind(namespaces.NETWORK.name, ROUTE_ORIGINAL_TYPE)
 
 CONTROLLER: Final = "routes"
-"""The controller that makes the specs true (and writes statuses and originals)."""
+"""The controller that makes the specs true (and writes originals)."""
 
 RouteType = Literal["unicast", "blackhole", "unreachable", "prohibit"]
 RouteScope = Literal["universe", "site", "link", "host", "nowhere"]
@@ -342,7 +344,8 @@ def _refuse(model: BaseModel, field: str, value: Any, message: str) -> None:
 
 
 class RouteStatus(BaseModel):
-    """What the kernel has under the spec's key. Conditions (ready, reason) come from the
+    """A route the kernel has, in any table, whoever added it (the observer writes one for
+    each key; a spec's is the one under its id). Conditions (ready, reason) come from the
     runtime."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -350,20 +353,19 @@ class RouteStatus(BaseModel):
     table: str
     destination: str
     metric: int
-    present: StrictBool
-    """Whether the kernel has a route under the key."""
-    added: StrictBool = False
-    """Whether cosid added it (and so deletes it with the spec)."""
-    family: Family | None = None
-    type: str | None = None
-    """unicast, blackhole, ..., or the kernel's number for another."""
+    family: Family
+    type: str
+    """unicast, local, broadcast, blackhole, ..., or the kernel's number for another."""
     gateway: str | None = None
     link: str | None = None
     source: str | None = None
-    scope: str | None = None
-    protocol: str | None = None
+    scope: str
+    protocol: str
     flags: list[str] = []
-    """The kernel's flags: linkdown, onlink, dead, ..."""
+    """The kernel's flags: linkdown, onlink, dead, ..., and multipath."""
+    also_on: list[str] = []
+    """Other output links with a route under the same key (IPv6 keeps one per link, such as
+    fe80::/64 on each); the fields above are the route out of the lowest link index."""
 
     @property
     def id(self) -> str:
@@ -396,7 +398,17 @@ DEFINITIONS: Final = (
         aliases=("route", "routes"),
         spec_model=RouteSpec,
     ),
-    ResourceDefinition(STATUSES.type, STATUSES.namespace, writable=False),
+    ResourceDefinition(
+        STATUSES.type,
+        STATUSES.namespace,
+        print_columns=(
+            PrintColumn("RouteType", "{.type}"),
+            PrintColumn("Gateway", "{.gateway}"),
+            PrintColumn("Link", "{.link}"),
+            PrintColumn("Protocol", "{.protocol}"),
+        ),
+        writable=False,
+    ),
     ResourceDefinition(ORIGINALS.type, ORIGINALS.namespace, writable=False),
 )
 
@@ -407,5 +419,6 @@ API: Final = TypedApi(
     spec_model=RouteSpec,
     status_model=RouteStatus,
     controller=CONTROLLER,
+    observed_query=LabelQuery((LabelTerm("table", LabelOp.EQUAL, ("main",)),)),
 )
 """The typed service cosi.network.v1alpha1.RouteService over these types."""

@@ -17,7 +17,7 @@ after the model, by the typed service and the State service alike.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from google.protobuf import json_format
@@ -27,6 +27,7 @@ from google.protobuf.message_factory import GetMessageClass
 from pydantic import BaseModel
 
 from cosid.resources.validation import FieldViolation
+from cosid.state.query import LabelQuery
 from cosid.state.resource import Kind
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -51,6 +52,9 @@ class TypedApi:
     status_model: type[BaseModel]
     controller: str
     """The controller that makes specs true: its conditions are the specs' conditions."""
+    observed_query: LabelQuery = field(default_factory=LabelQuery)
+    """What a List of what the node has (`observed`) selects when the request has no label
+    query of its own: routes of the main table, as `ip route` shows; everything by default."""
 
     def request_message(self, method: str) -> type[Message]:
         """The request message class of one of the service's methods (``Apply``...)."""

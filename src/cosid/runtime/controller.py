@@ -32,7 +32,8 @@ class Outcome(StrEnum):
     """The spec was new or changed, and the system now matches it."""
     REPAIRED = "repaired"
     """The system had drifted from a spec already applied (someone changed it behind cosid's
-    back) and was put back."""
+    back) and was put back. The runtime also counts as one an APPLIED for a version that had
+    converged before."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
@@ -36,6 +37,9 @@ class ItemContext:
     conditions: OutputWriter
     metrics: ControllerMetrics
     backoff: Backoff
+    observed: Callable[[], Awaitable[None]]
+    """Returns once the observers wrote what the system announced so far: a condition says
+    Reconciled only then, so the statuses a waiting client reads show the change."""
 
 
 class Item:
@@ -152,7 +156,10 @@ class Item:
                 )
                 self._attempted_version = resource.version
             outcome = await self._context.controller.reconcile(resource, self._context.writer)
+            if outcome == Outcome.APPLIED and resource.version == self._observed_version:
+                outcome = Outcome.REPAIRED  # this version had converged: the system drifted
             self._count(outcome)
+            await self._context.observed()
             self._observed_version = resource.version
             await self._condition(
                 Condition(

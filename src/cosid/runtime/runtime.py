@@ -5,17 +5,20 @@ daemon re-applies every stored spec; weak inputs, the resync timer and inotify e
 controller's watched files re-queue every item; the store's DESTROYED event ends an item's
 task and its condition.
 
+Observers (`cosid.runtime.observer`) run beside the controllers: they have no input and mirror
+what the system has into their outputs.
+
 Readiness (`Runtime.settled`): the runtime has settled once every controller has attempted
-every item its first bootstrap found. Attempted, not succeeded: an item that failed counts
-(it waits out its backoff and keeps retrying after readiness), and so does a controller whose
-run crashed before settling (its restarts are logged and counted); neither may keep a daemon
-from ever saying it is ready.
+every item its first bootstrap found, and every observer has written its first observation.
+Attempted, not succeeded: an item that failed counts (it waits out its backoff and keeps
+retrying after readiness), and so does a run that crashed before settling (its restarts are
+logged and counted); neither may keep a daemon from ever saying it is ready.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import structlog
@@ -32,6 +35,7 @@ from cosid.runtime.controller import (
 from cosid.runtime.inotify import FileWatcher
 from cosid.runtime.item import Item, ItemContext
 from cosid.runtime.metrics import ControllerMetrics
+from cosid.runtime.observer import Observer, ObserverRun
 from cosid.runtime.writer import OutputWriter
 from cosid.state.events import EventType
 from cosid.state.resource import Kind, Pointer
@@ -51,8 +55,11 @@ class WatchLostError(Exception):
     """The controller's watch fell behind the store's history; it restarts from a bootstrap."""
 
 
-def check_controllers(controllers: Sequence[Controller]) -> None:
-    names = [c.name for c in controllers]
+def check_controllers(
+    controllers: Sequence[Controller], observers: Sequence[Observer] = ()
+) -> None:
+    parts: list[Controller | Observer] = [*controllers, *observers]
+    names = [part.name for part in parts]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ControllerSetupError(f"controller names used twice: {', '.join(duplicates)}")
@@ -60,20 +67,31 @@ def check_controllers(controllers: Sequence[Controller]) -> None:
     for controller in controllers:
         if not controller.inputs or controller.inputs[0].strength != Strength.STRONG:
             raise ControllerSetupError(f"controller {controller.name!r}: no strong primary input")
-        for output in controller.outputs:
+    for part in parts:
+        for output in part.outputs:
             if output.kind == CONDITIONS:
-                raise ControllerSetupError(f"controller {controller.name!r}: {CONDITIONS} is ours")
-            writers.setdefault(output.kind, []).append((controller.name, output.exclusive))
+                raise ControllerSetupError(f"controller {part.name!r}: {CONDITIONS} is ours")
+            writers.setdefault(output.kind, []).append((part.name, output.exclusive))
     for kind, owners in writers.items():
         if len(owners) > 1 and any(exclusive for _, exclusive in owners):
             names_of = ", ".join(name for name, _ in owners)
             raise ControllerSetupError(f"{kind} has an exclusive owner among several: {names_of}")
 
 
+async def _nothing_to_observe() -> None:
+    return None
+
+
 class ControllerRun:
     """One controller's life: its watches, its items, its restarts."""
 
-    def __init__(self, state: State, controller: Controller, backoff: Backoff) -> None:
+    def __init__(
+        self,
+        state: State,
+        controller: Controller,
+        backoff: Backoff,
+        observed: Callable[[], Awaitable[None]] = _nothing_to_observe,
+    ) -> None:
         self._state = state
         self._controller = controller
         self._backoff = backoff
@@ -92,6 +110,7 @@ class ControllerRun:
             conditions=OutputWriter(state, RUNTIME_OWNER, frozenset({CONDITIONS})),
             metrics=self.metrics,
             backoff=backoff,
+            observed=observed,
         )
 
     @property
@@ -254,14 +273,29 @@ class ControllerRun:
 
 class Runtime:
     def __init__(
-        self, state: State, controllers: Sequence[Controller], backoff: Backoff = Backoff()
+        self,
+        state: State,
+        controllers: Sequence[Controller],
+        backoff: Backoff = Backoff(),
+        observers: Sequence[Observer] = (),
     ) -> None:
-        check_controllers(controllers)
-        self.runs = {c.name: ControllerRun(state, c, backoff) for c in controllers}
+        check_controllers(controllers, observers)
+        self.observers = {o.name: ObserverRun(state, o, backoff) for o in observers}
+        self.runs = {c.name: ControllerRun(state, c, backoff, self._observed) for c in controllers}
         self._tasks: list[asyncio.Task[None]] = []
 
+    async def _observed(self) -> None:
+        """Every observer has caught up (see `ObserverRun.caught_up`)."""
+        await asyncio.gather(*(run.caught_up() for run in self.observers.values()))
+
+    @property
+    def _all_runs(self) -> dict[str, ControllerRun | ObserverRun]:
+        return {**self.runs, **self.observers}
+
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(run.run(), name=name) for name, run in self.runs.items()]
+        self._tasks = [
+            asyncio.create_task(run.run(), name=name) for name, run in self._all_runs.items()
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -273,7 +307,7 @@ class Runtime:
         """Wait until every controller has attempted every item its first bootstrap found
         (see the module's docstring), so a start re-applies every stored spec before the daemon
         says it is ready; returns how many items that was, over all controllers."""
-        await asyncio.gather(*(run.settled.wait() for run in self.runs.values()))
+        await asyncio.gather(*(run.settled.wait() for run in self._all_runs.values()))
         return sum(run.settled_items for run in self.runs.values())
 
     def controllers_of(self, kind: Kind) -> tuple[str, ...]:
@@ -281,7 +315,8 @@ class Runtime:
         return tuple(name for name, run in self.runs.items() if run.primary == kind)
 
     def metrics(self) -> dict[str, ControllerMetrics]:
-        return {name: run.metrics for name, run in self.runs.items()}
+        """Per controller and observer."""
+        return {name: run.metrics for name, run in self._all_runs.items()}
 
     def refresh(self, names: Sequence[str] = ()) -> list[str]:
         """Reconcile every item of the named controllers (all when none are named) now;

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+
 from cosid.state.errors import NotFoundError
 from cosid.state.resource import Kind, Metadata, Pointer, Resource, Spec
 from cosid.state.state import ResourceList, State
@@ -33,16 +36,22 @@ class OutputWriter:
         output depends on all its items at once (one file holding every spec)."""
         return await self._state.list(kind)
 
-    async def put(self, pointer: Pointer, spec: Spec) -> Resource:
-        """Create or update; an unchanged spec writes nothing (no version, no event)."""
+    async def put(
+        self, pointer: Pointer, spec: Spec, labels: Mapping[str, str] | None = None
+    ) -> Resource:
+        """Create or update (`labels`: replace the labels too); an unchanged resource writes
+        nothing (no version, no event)."""
         self._check(pointer)
         current = await self.get(pointer)
         if current is None:
-            metadata = Metadata(pointer.namespace, pointer.type, pointer.id)
+            metadata = Metadata(pointer.namespace, pointer.type, pointer.id, labels=labels or {})
             return await self._state.create(Resource(metadata, spec), owner=self._owner)
-        if current.spec == spec:
+        metadata = current.metadata
+        if labels is not None and dict(metadata.labels) != labels:
+            metadata = replace(metadata, labels=labels)
+        elif current.spec == spec:
             return current
-        return await self._state.update(Resource(current.metadata, spec), owner=self._owner)
+        return await self._state.update(Resource(metadata, spec), owner=self._owner)
 
     async def destroy(self, pointer: Pointer) -> None:
         """Destroy if present."""

@@ -1,10 +1,6 @@
-"""The netlink address driver: rtnetlink through the link driver's pyroute2 socket (the same
-namespace rules: see `cosid.drivers.network.netlink`).
-
-Reading: one dump of every address and of the links' names, shared by every `find` until the
-next change (`cosid.drivers.network.snapshot`): without the socket's strict checking the kernel
-sends every address whatever the filter, so a dump per address would cost O(addresses) each,
-O(n^2) for a burst. Requests: at most `IN_FLIGHT` at once (`cosid.drivers.network.requests`)."""
+"""The netlink address driver: requests through the domain's rtnetlink socket
+(`cosid.drivers.network.requests`), reads from its mirror (`cosid.drivers.network.mirror`): a
+lookup, whatever the number of addresses."""
 
 from __future__ import annotations
 
@@ -12,11 +8,9 @@ import errno as errnos
 import ipaddress
 import os
 import socket as sockets
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK
 from pyroute2.netlink.rtnl.ifaddrmsg import IFA_F_NAMES
 
 from cosid.drivers.network.driver import (
@@ -26,21 +20,16 @@ from cosid.drivers.network.driver import (
     AddressPermissionError,
     AddressState,
 )
-from cosid.drivers.network.events import NetlinkChanges
-from cosid.drivers.network.netlink import NetlinkLinkDriver
-from cosid.drivers.network.requests import request_slots
-from cosid.drivers.network.snapshot import Snapshot, SnapshotChanges
+from cosid.drivers.network.messages import ADDRESS_SCOPES
+from cosid.drivers.network.mirror import MirrorChanges, NetworkMirror
+from cosid.drivers.network.requests import RequestSocket
+from cosid.drivers.network.tables import Table
 from cosid.resources.addresses import AddressSpec, address_id
 
-FOREVER: Final = 0xFFFFFFFF
-"""The kernel's lifetime for "forever"."""
-_SCOPES: Final = {0: "global", 253: "link", 254: "host"}
-_SCOPE_NUMBERS: Final = {name: number for number, name in _SCOPES.items()}
-_FLAGS: Final = tuple(
-    (name.removeprefix("IFA_F_").lower(), bit)
-    for name, bit in IFA_F_NAMES.items()
-    if name != "IFA_F_TEMPORARY"  # IFA_F_SECONDARY's bit, named by family
-)
+ANNOUNCED: Final = 1.0
+"""Seconds to wait for the kernel to announce an IPv6 address cosid added (it does so after
+answering, from a work queue); past that, the mirror dumps the addresses."""
+_SCOPE_NUMBERS: Final = {name: number for number, name in ADDRESS_SCOPES.items()}
 _SPEC_FLAGS: Final = {
     "noprefixroute": IFA_F_NAMES["IFA_F_NOPREFIXROUTE"],
     "nodad": IFA_F_NAMES["IFA_F_NODAD"],
@@ -56,38 +45,26 @@ _ERRORS: Final[dict[int, type[AddressError]]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Addresses:
-    """What one dump shows: the links by name, and their addresses by (link, cidr)."""
-
-    links: frozenset[str]
-    addresses: dict[tuple[str, str], AddressState]
-
-
 class NetlinkAddressDriver:
-    """Addresses over the links driver's socket (one socket for the whole domain)."""
+    """Addresses through the domain's request socket, read from its mirror."""
 
-    def __init__(self, links: NetlinkLinkDriver) -> None:
-        self._links = links
-        self.snapshot: Snapshot[Addresses] = Snapshot(self._dump)
-        self._in_flight = request_slots()
+    def __init__(self, requests: RequestSocket, mirror: NetworkMirror) -> None:
+        self._requests = requests
+        self._mirror = mirror
 
     async def find(self, link: str, address: str) -> AddressState | None:
-        seen = await self.snapshot.get()
-        if link not in seen.links:
-            subject = address_id(link, address)
-            raise AddressLinkNotFoundError(subject, f"no link {link}", errnos.ENODEV)
-        return seen.addresses.get((link, address))
+        await self._index(link, address)  # AddressLinkNotFoundError without the link
+        return self._mirror.address(link, address)
 
     async def add(self, spec: AddressSpec) -> None:
-        async with self._in_flight:  # one slot: the link's lookup, then the write
-            index = await self._index(spec.link, spec.address)
-            interface = ipaddress.ip_interface(spec.address)
-            flags = 0
-            for flag in spec.flags:
-                flags |= _SPEC_FLAGS[flag]
-            socket = await self._links.socket()
-            try:
+        index = await self._index(spec.link, spec.address)
+        interface = ipaddress.ip_interface(spec.address)
+        flags = 0
+        for flag in spec.flags:
+            flags |= _SPEC_FLAGS[flag]
+        socket = await self._requests.socket()
+        try:
+            async with self._requests.slot():
                 await socket.addr(
                     "replace",
                     index=index,
@@ -97,19 +74,22 @@ class NetlinkAddressDriver:
                     scope=_SCOPE_NUMBERS[spec.scope],
                     flags=flags,
                 )
-            except NetlinkError as error:
-                raise _error(spec.id, "adding it", error) from None
-            finally:
-                self.snapshot.invalidate()
+        except NetlinkError as error:
+            raise _error(spec.id, "adding it", error) from None
+        if interface.version == 6:
+            await self._mirror.until(
+                lambda: self._mirror.address(spec.link, spec.address) is not None, ANNOUNCED
+            )
 
     async def delete(self, link: str, address: str) -> None:
-        async with self._in_flight:  # one slot: the link's lookup, then the write
-            found = await self._links.find(link)
-            if found is None:
-                return
-            interface = ipaddress.ip_interface(address)
-            socket = await self._links.socket()
-            try:
+        await self._current(address_id(link, address))
+        found = self._mirror.link(link)
+        if found is None:
+            return
+        interface = ipaddress.ip_interface(address)
+        socket = await self._requests.socket()
+        try:
+            async with self._requests.slot():
                 await socket.addr(
                     "del",
                     index=found.index,
@@ -117,38 +97,22 @@ class NetlinkAddressDriver:
                     address=str(interface.ip),
                     prefixlen=interface.network.prefixlen,
                 )
-            except NetlinkError as error:
-                if error.code not in (errnos.EADDRNOTAVAIL, errnos.ENODEV):  # gone already
-                    raise _error(address_id(link, address), "deleting it", error) from None
-            finally:
-                self.snapshot.invalidate()
-
-    def changes(self) -> SnapshotChanges:
-        return self.snapshot.following(
-            NetlinkChanges(
-                RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, own_port=self._links.own_port
-            )
-        )
-
-    async def _dump(self) -> Addresses:
-        """Every link's name and every address."""
-        socket = await self._links.socket()
-        try:
-            async with self._in_flight:
-                names = {m["index"]: m.get("ifname") async for m in await socket.link("dump")}
-                states = [
-                    _state(names[m["index"]], m)
-                    async for m in await socket.addr("dump")
-                    if m["index"] in names
-                ]
         except NetlinkError as error:
-            raise _error("addresses", "reading them", error) from None
-        return Addresses(
-            frozenset(names.values()), {(state.link, state.address): state for state in states}
-        )
+            if error.code not in (errnos.EADDRNOTAVAIL, errnos.ENODEV):  # gone already
+                raise _error(address_id(link, address), "deleting it", error) from None
+
+    def changes(self) -> MirrorChanges:
+        return self._mirror.changes(frozenset({Table.LINKS, Table.ADDRESSES}))
+
+    async def _current(self, subject: str) -> None:
+        try:
+            await self._mirror.current()
+        except NetlinkError as error:
+            raise _error(subject, "reading the addresses", error) from None
 
     async def _index(self, link: str, address: str) -> int:
-        found = await self._links.find(link)
+        await self._current(address_id(link, address))
+        found = self._mirror.link(link)
         if found is None:
             subject = address_id(link, address)
             raise AddressLinkNotFoundError(subject, f"no link {link}", errnos.ENODEV)
@@ -157,28 +121,6 @@ class NetlinkAddressDriver:
 
 def _family(interface: ipaddress.IPv4Interface | ipaddress.IPv6Interface) -> int:
     return sockets.AF_INET if interface.version == 4 else sockets.AF_INET6
-
-
-def _cidr(message: Any) -> str:
-    return ipaddress.ip_interface(f"{message.get('address')}/{message['prefixlen']}").with_prefixlen
-
-
-def _state(link: str, message: Any) -> AddressState:
-    flags: int = message.get("flags") or message["flags"]  # IFA_FLAGS, else the header's
-    cacheinfo = message.get("cacheinfo") or {}
-    return AddressState(
-        link=link,
-        address=_cidr(message),
-        family="inet" if message["family"] == sockets.AF_INET else "inet6",
-        scope=_SCOPES.get(message["scope"], str(message["scope"])),
-        flags=tuple(sorted(name for name, bit in _FLAGS if flags & bit)),
-        valid_lifetime=_lifetime(cacheinfo.get("ifa_valid")),
-        preferred_lifetime=_lifetime(cacheinfo.get("ifa_preferred")),
-    )
-
-
-def _lifetime(seconds: int | None) -> int | None:
-    return None if seconds is None or seconds == FOREVER else seconds
 
 
 def _error(subject: str, doing: str, error: NetlinkError) -> AddressError:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cosid.drivers.errors import DriverError
-from cosid.resources.addresses import AddressSpec
+from cosid.resources.addresses import AddressSpec, Family
 from cosid.resources.links import LinkSpec
 from cosid.runtime.controller import Notice
 
@@ -128,7 +128,7 @@ class AddressState:
     link: str
     address: str
     """With its prefix length, canonical (``2001:db8::5/64``)."""
-    family: str
+    family: Family
     """inet or inet6."""
     scope: str
     """global, link, host, or the kernel's number for another."""

@@ -1,11 +1,9 @@
-"""The netlink link driver: rtnetlink through pyroute2's asyncio socket, in the network
-namespace of the thread whose event loop first uses it (the daemon's: its own in --sandbox,
-the one `--netns` names otherwise). Never pyroute2's `netns=` (it forks a child, and creates
-the namespace if missing), and never the `ip` program."""
+"""The netlink link driver: requests through the domain's rtnetlink socket
+(`cosid.drivers.network.requests`: its namespace rules), reads from its mirror
+(`cosid.drivers.network.mirror`)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno as errnos
 import os
@@ -14,7 +12,6 @@ from typing import Any, Final, TypeVar
 
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.rtnl.ifinfmsg import IFF_NAMES
 
 from cosid.drivers.network.driver import (
     LinkBusyError,
@@ -26,12 +23,13 @@ from cosid.drivers.network.driver import (
     LinkPermissionError,
     LinkState,
 )
-from cosid.drivers.network.events import NetlinkChanges
+from cosid.drivers.network.mirror import MirrorChanges, NetworkMirror
+from cosid.drivers.network.requests import RequestSocket
+from cosid.drivers.network.tables import Table
 from cosid.resources.links import BOND_MODES, LinkSpec
 
 T = TypeVar("T")
 
-_FLAGS: Final = tuple((name.removeprefix("IFF_"), bit) for name, bit in IFF_NAMES.items())
 _MACVLAN_MODES: Final = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8, "source": 16}
 _ERRORS: Final[dict[int, type[LinkError]]] = {
     errnos.ENODEV: LinkNotFoundError,
@@ -46,32 +44,18 @@ _ERRORS: Final[dict[int, type[LinkError]]] = {
 
 
 class NetlinkLinkDriver:
-    """Links over one rtnetlink socket, opened in the running event loop on first use (and
-    subscribed to nothing: change notices have their own socket, `changes`)."""
+    """Links through the domain's request socket, read from its mirror."""
 
-    def __init__(self) -> None:
-        self._socket: AsyncIPRoute | None = None
-        self._opening = asyncio.Lock()
+    def __init__(self, requests: RequestSocket, mirror: NetworkMirror) -> None:
+        self._requests = requests
+        self._mirror = mirror
 
     async def find(self, name: str) -> LinkState | None:
-        socket = await self.socket()
         try:
-            [message] = await socket.link("get", ifname=name)
+            await self._mirror.current()
         except NetlinkError as error:
-            if error.code == errnos.ENODEV:
-                return None
             raise _error(name, "reading it", error) from None
-        master = message.get("master")
-        return LinkState(
-            name=name,
-            index=message["index"],
-            kind=message.get(("linkinfo", "kind")),
-            flags=tuple(flag for flag, bit in _FLAGS if message["flags"] & bit),
-            oper_state=message.get("operstate") or "UNKNOWN",
-            mtu=message.get("mtu"),
-            mac=message.get("address"),
-            master=None if master is None else await self._name(master),
-        )
+        return self._mirror.link(name)
 
     async def create(self, spec: LinkSpec) -> None:
         arguments = {"ifname": spec.name, "kind": spec.kind, **await self._kind_options(spec)}
@@ -112,22 +96,8 @@ class NetlinkLinkDriver:
         with contextlib.suppress(LinkNotFoundError):
             await self._call(name, "deleting it", lambda s: s.link("del", ifname=name))
 
-    def changes(self) -> NetlinkChanges:
-        return NetlinkChanges(own_port=self.own_port)
-
-    def own_port(self) -> int:
-        """The netlink port id of the request socket (0 until it is open and has sent):
-        the kernel stamps the notifications of cosid's own changes with it."""
-        if self._socket is None:
-            return 0
-        port: int = self._socket.socket.getsockname()[0]
-        return port
-
-    def close(self) -> None:
-        """Close the socket (a later call opens another)."""
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+    def changes(self) -> MirrorChanges:
+        return self._mirror.changes(frozenset({Table.LINKS}))
 
     async def _kind_options(self, spec: LinkSpec) -> dict[str, Any]:
         """pyroute2's arguments for the kind's options, with the links they name as indexes."""
@@ -157,32 +127,15 @@ class NetlinkLinkDriver:
             raise LinkNotFoundError(name, "no such link", errnos.ENODEV)
         return found.index
 
-    async def _name(self, index: int) -> str | None:
-        socket = await self.socket()
-        try:
-            [message] = await socket.link("get", index=index)
-        except NetlinkError:
-            return None  # gone meanwhile
-        name: str | None = message.get("ifname")
-        return name
-
     async def _call(
         self, name: str, doing: str, request: Callable[[AsyncIPRoute], Awaitable[T]]
     ) -> T:
-        socket = await self.socket()
+        socket = await self._requests.socket()
         try:
-            return await request(socket)
+            async with self._requests.slot():
+                return await request(socket)
         except NetlinkError as error:
             raise _error(name, doing, error) from None
-
-    async def socket(self) -> AsyncIPRoute:
-        """The rtnetlink socket, opened on first use (the address driver shares it)."""
-        async with self._opening:
-            if self._socket is None:
-                socket = AsyncIPRoute(groups=0)
-                await socket.setup_endpoint()
-                self._socket = socket
-            return self._socket
 
 
 def _error(name: str, doing: str, error: NetlinkError) -> LinkError:

@@ -75,8 +75,9 @@ class RouteDriver(Protocol):
     """Routes of the daemon's network namespace, by their kernel key. Every method raises a
     RouteError subclass naming the reason."""
 
-    async def find(self, key: RouteKey) -> RouteState | None:
-        """The route under the key, whoever added it; None when there is none."""
+    async def find(self, key: RouteKey, link: str | None = None) -> RouteState | None:
+        """The route under the key, whoever added it; None when there is none. IPv6 keeps a
+        route of one key per link: then the one out of `link` if given, else any."""
         ...
 
     async def add(self, spec: RouteSpec) -> None:

@@ -28,6 +28,7 @@ from cosid.server.typed.views import Views
 from cosid.server.typed.watch import watch_views
 from cosid.server.validation import Violations, query_from_request
 from cosid.state.errors import NotFoundError
+from cosid.state.query import ResourceQuery
 from cosid.state.resource import Pointer, Resource
 from cosid.state.state import State
 
@@ -78,6 +79,12 @@ class TypedService:
         self, request: common_pb2.ListRequest, context: Context
     ) -> AsyncIterator[Message]:
         query = query_from_request(request.label_query, NO_ID_QUERY, "", self._limits)
+        if request.observed:
+            if not request.label_query:
+                query = ResourceQuery((self._api.observed_query,))
+            for status in await self._state.list(self._api.statuses, query):
+                yield await self._views.of_status(status)
+            return
         for spec in await self._state.list(self._api.specs, query):
             yield await self._views.of(spec)
 

@@ -59,6 +59,18 @@ class Views:
             parts["condition"] = message_from_model(common_pb2.Condition, condition)
         return api.resource(**parts)
 
+    async def of_status(self, status: Resource) -> Message:
+        """The view of a status: its spec's view when a spec has its id, else the status
+        alone (something the node has that no spec asked for)."""
+        spec = await self._get(self.spec_pointer(status.metadata.id))
+        if spec is not None:
+            return await self.of(spec)
+        api = self.api
+        return api.resource(
+            metadata=object_meta(status.metadata),
+            status=api.status_message(from_spec(api.status_model, status.spec)),
+        )
+
     async def current(self, id: str) -> Message | None:
         """The view of the spec stored now under `id`; None when there is none."""
         spec = await self._get(self.spec_pointer(id))

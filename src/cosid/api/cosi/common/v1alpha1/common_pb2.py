@@ -27,7 +27,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!cosi/common/v1alpha1/common.proto\x12\x14\x63osi.common.v1alpha1\x1a\x1c\x63osi/resource/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x02\n\nObjectMeta\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12<\n\x06labels\x18\x03 \x03(\x0b\x32,.cosi.common.v1alpha1.ObjectMeta.LabelsEntry\x12\r\n\x05phase\x18\x04 \x01(\t\x12+\n\x07\x63reated\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07updated\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nfinalizers\x18\x07 \x03(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x96\x01\n\tCondition\x12\x12\n\ncontroller\x18\x01 \x01(\t\x12\x18\n\x10observed_version\x18\x02 \x01(\x04\x12\x19\n\x11\x61ttempted_version\x18\x03 \x01(\x04\x12\r\n\x05ready\x18\x04 \x01(\x08\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\r\"\x18\n\nGetRequest\x12\n\n\x02id\x18\x01 \x01(\t\"=\n\x0bListRequest\x12.\n\x0blabel_query\x18\x01 \x03(\x0b\x32\x19.cosi.resource.LabelQuery\"]\n\x0cWatchRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tbootstrap\x18\x02 \x01(\x08\x12.\n\x0blabel_query\x18\x03 \x03(\x0b\x32\x19.cosi.resource.LabelQuery\"^\n\x0c\x41pplyOptions\x12\x0f\n\x07\x64ry_run\x18\x01 \x01(\x08\x12\x0c\n\x04wait\x18\x02 \x01(\x08\x12/\n\x0cwait_timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"P\n\x06\x43hange\x12\n\n\x02id\x18\x01 \x01(\t\x12,\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1c.cosi.common.v1alpha1.Action\x12\x0c\n\x04\x64iff\x18\x03 \x01(\t\"\x1b\n\rDeleteRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x10\n\x0e\x44\x65leteResponse*\x8e\x01\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45VENT_TYPE_CREATED\x10\x01\x12\x16\n\x12\x45VENT_TYPE_UPDATED\x10\x02\x12\x18\n\x14\x45VENT_TYPE_DESTROYED\x10\x03\x12\x1b\n\x17\x45VENT_TYPE_BOOTSTRAPPED\x10\x04*\\\n\x06\x41\x63tion\x12\x16\n\x12\x41\x43TION_UNSPECIFIED\x10\x00\x12\x11\n\rACTION_CREATE\x10\x01\x12\x11\n\rACTION_UPDATE\x10\x02\x12\x14\n\x10\x41\x43TION_UNCHANGED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!cosi/common/v1alpha1/common.proto\x12\x14\x63osi.common.v1alpha1\x1a\x1c\x63osi/resource/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x02\n\nObjectMeta\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12<\n\x06labels\x18\x03 \x03(\x0b\x32,.cosi.common.v1alpha1.ObjectMeta.LabelsEntry\x12\r\n\x05phase\x18\x04 \x01(\t\x12+\n\x07\x63reated\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07updated\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nfinalizers\x18\x07 \x03(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x96\x01\n\tCondition\x12\x12\n\ncontroller\x18\x01 \x01(\t\x12\x18\n\x10observed_version\x18\x02 \x01(\x04\x12\x19\n\x11\x61ttempted_version\x18\x03 \x01(\x04\x12\r\n\x05ready\x18\x04 \x01(\x08\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\r\"\x18\n\nGetRequest\x12\n\n\x02id\x18\x01 \x01(\t\"O\n\x0bListRequest\x12.\n\x0blabel_query\x18\x01 \x03(\x0b\x32\x19.cosi.resource.LabelQuery\x12\x10\n\x08observed\x18\x02 \x01(\x08\"]\n\x0cWatchRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tbootstrap\x18\x02 \x01(\x08\x12.\n\x0blabel_query\x18\x03 \x03(\x0b\x32\x19.cosi.resource.LabelQuery\"^\n\x0c\x41pplyOptions\x12\x0f\n\x07\x64ry_run\x18\x01 \x01(\x08\x12\x0c\n\x04wait\x18\x02 \x01(\x08\x12/\n\x0cwait_timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"P\n\x06\x43hange\x12\n\n\x02id\x18\x01 \x01(\t\x12,\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1c.cosi.common.v1alpha1.Action\x12\x0c\n\x04\x64iff\x18\x03 \x01(\t\"\x1b\n\rDeleteRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x10\n\x0e\x44\x65leteResponse*\x8e\x01\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45VENT_TYPE_CREATED\x10\x01\x12\x16\n\x12\x45VENT_TYPE_UPDATED\x10\x02\x12\x18\n\x14\x45VENT_TYPE_DESTROYED\x10\x03\x12\x1b\n\x17\x45VENT_TYPE_BOOTSTRAPPED\x10\x04*\\\n\x06\x41\x63tion\x12\x16\n\x12\x41\x43TION_UNSPECIFIED\x10\x00\x12\x11\n\rACTION_CREATE\x10\x01\x12\x11\n\rACTION_UPDATE\x10\x02\x12\x14\n\x10\x41\x43TION_UNCHANGED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,10 +36,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_OBJECTMETA_LABELSENTRY']._loaded_options = None
   _globals['_OBJECTMETA_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_EVENTTYPE']._serialized_start=995
-  _globals['_EVENTTYPE']._serialized_end=1137
-  _globals['_ACTION']._serialized_start=1139
-  _globals['_ACTION']._serialized_end=1231
+  _globals['_EVENTTYPE']._serialized_start=1013
+  _globals['_EVENTTYPE']._serialized_end=1155
+  _globals['_ACTION']._serialized_start=1157
+  _globals['_ACTION']._serialized_end=1249
   _globals['_OBJECTMETA']._serialized_start=155
   _globals['_OBJECTMETA']._serialized_end=430
   _globals['_OBJECTMETA_LABELSENTRY']._serialized_start=385
@@ -49,15 +49,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETREQUEST']._serialized_start=585
   _globals['_GETREQUEST']._serialized_end=609
   _globals['_LISTREQUEST']._serialized_start=611
-  _globals['_LISTREQUEST']._serialized_end=672
-  _globals['_WATCHREQUEST']._serialized_start=674
-  _globals['_WATCHREQUEST']._serialized_end=767
-  _globals['_APPLYOPTIONS']._serialized_start=769
-  _globals['_APPLYOPTIONS']._serialized_end=863
-  _globals['_CHANGE']._serialized_start=865
-  _globals['_CHANGE']._serialized_end=945
-  _globals['_DELETEREQUEST']._serialized_start=947
-  _globals['_DELETEREQUEST']._serialized_end=974
-  _globals['_DELETERESPONSE']._serialized_start=976
-  _globals['_DELETERESPONSE']._serialized_end=992
+  _globals['_LISTREQUEST']._serialized_end=690
+  _globals['_WATCHREQUEST']._serialized_start=692
+  _globals['_WATCHREQUEST']._serialized_end=785
+  _globals['_APPLYOPTIONS']._serialized_start=787
+  _globals['_APPLYOPTIONS']._serialized_end=881
+  _globals['_CHANGE']._serialized_start=883
+  _globals['_CHANGE']._serialized_end=963
+  _globals['_DELETEREQUEST']._serialized_start=965
+  _globals['_DELETEREQUEST']._serialized_end=992
+  _globals['_DELETERESPONSE']._serialized_start=994
+  _globals['_DELETERESPONSE']._serialized_end=1010
 # @@protoc_insertion_point(module_scope)

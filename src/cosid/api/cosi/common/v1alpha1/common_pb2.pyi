@@ -208,6 +208,12 @@ class ListRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     LABEL_QUERY_FIELD_NUMBER: _builtins.int
+    OBSERVED_FIELD_NUMBER: _builtins.int
+    observed: _builtins.bool
+    """What the node has instead of what the specs ask for: every status (in the domains whose
+    statuses mirror the kernel: links, addresses, routes), each with its spec and condition
+    when a spec of that id exists. The label queries then select on the statuses' labels.
+    """
     @_builtins.property
     def label_query(self) -> _containers.RepeatedCompositeFieldContainer[_resource_pb2.LabelQuery]:
         """OR-ed, as in cosi.resource.ListOptions; none: every spec."""
@@ -216,10 +222,11 @@ class ListRequest(_message.Message):
         self,
         *,
         label_query: _abc.Iterable[_resource_pb2.LabelQuery] | None = ...,
+        observed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["label_query", b"label_query"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["label_query", b"label_query", "observed", b"observed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
