@@ -20,17 +20,14 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-import structlog
-
 from cosid.runtime.backoff import Backoff
 from cosid.runtime.controller import Output
 from cosid.runtime.metrics import ControllerMetrics
+from cosid.runtime.restarts import Restarts
 from cosid.runtime.writer import OutputWriter
 from cosid.state.resource import Pointer, Spec
 from cosid.state.state import State
 from cosid.state.store import StoreClosedError
-
-log = structlog.get_logger("cosid.runtime")
 
 CATCH_UP_SECONDS = 2.0
 
@@ -94,28 +91,20 @@ class ObserverRun:
                 await self._observer.caught_up()
 
     async def run(self) -> None:
-        failures = 0
+        restarts = Restarts(
+            "observer", self._observer.name, self._backoff, self.metrics, self.settled
+        )
         while True:
             try:
                 async for observation in self._observer.observe():
                     await self._write(observation)
                     self.settled.set()
-                    failures = 0
+                    restarts.failures = 0
                 return
             except StoreClosedError:
                 return
             except Exception as error:
-                failures += 1
-                self.metrics.restarts += 1
-                self.settled.set()  # a crashed observer must not hold readiness back
-                delay = self._backoff.delay(failures)
-                log.error(
-                    "observer crashed, restarting",
-                    observer=self._observer.name,
-                    error=str(error) or type(error).__name__,
-                    restart_in_seconds=delay,
-                )
-                await asyncio.sleep(delay)
+                await restarts.after(error)
 
     async def _write(self, observation: Observation) -> None:
         started = time.perf_counter()

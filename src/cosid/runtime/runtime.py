@@ -36,6 +36,7 @@ from cosid.runtime.inotify import FileWatcher
 from cosid.runtime.item import Item, ItemContext
 from cosid.runtime.metrics import ControllerMetrics
 from cosid.runtime.observer import Observer, ObserverRun
+from cosid.runtime.restarts import Restarts
 from cosid.runtime.writer import OutputWriter
 from cosid.state.events import EventType
 from cosid.state.resource import Kind, Pointer
@@ -140,24 +141,15 @@ class ControllerRun:
         return len(self._items)
 
     async def run(self) -> None:
-        failures = 0
+        name = self._controller.name
+        restarts = Restarts("controller", name, self._backoff, self.metrics, self.settled)
         while True:
             try:
                 await self._serve()
             except StoreClosedError:
                 return
             except Exception as error:
-                failures += 1
-                self.metrics.restarts += 1
-                self.settled.set()  # a crashed controller must not hold readiness back
-                delay = self._backoff.delay(failures)
-                log.error(
-                    "controller crashed, restarting",
-                    controller=self._controller.name,
-                    error=str(error) or type(error).__name__,
-                    restart_in_seconds=delay,
-                )
-                await asyncio.sleep(delay)
+                await restarts.after(error)
             finally:
                 await self._forget_all()
 
