@@ -40,6 +40,10 @@ class ItemContext:
     observed: Callable[[], Awaitable[None]]
     """Returns once the observers wrote what the system announced so far: a condition says
     Reconciled only then, so the statuses a waiting client reads show the change."""
+    waiting: set[Item]
+    """The items whose last attempt failed for want of something else (a Waiting... reason):
+    any change notice retries them at once instead of after their backoff. Kept as a set, so
+    a notice costs what waits, not what the controller has."""
 
 
 class Item:
@@ -54,14 +58,17 @@ class Item:
         self._observed_version = 0
         self._attempted_version = 0
         self._failures = 0
-        self.waiting = False
-        """The last attempt failed for want of something else (a Waiting... reason): any
-        change notice retries it at once instead of after its backoff."""
         self.attempted = asyncio.Event()
         """Set once the item was attempted, successfully or not, or is gone: the runtime's
         readiness (`Runtime.settled`) waits for this, not for success, so a failing item in
         its backoff never holds the daemon's readiness back."""
         self.task = asyncio.create_task(self._work(), name=f"{context.controller.name}:{pointer}")
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the last attempt failed for want of something else (see
+        `ItemContext.waiting`)."""
+        return self in self._context.waiting
 
     def poke(self, *, changed: bool = False) -> None:
         """Queue a reconcile. `changed`: the item itself changed (its own watch event), so a
@@ -94,7 +101,7 @@ class Item:
                 self.poke()  # the retry
             else:
                 self._failures = 0
-                self.waiting = False
+                self._context.waiting.discard(self)
                 self.attempted.set()
 
     async def _back_off(self, seconds: float) -> None:
@@ -192,7 +199,10 @@ class Item:
         else:
             metrics.reconcile_failures += 1
         reason = _reason(error, Reason.TEARDOWN_FAILED if tearing_down else Reason.RECONCILE_FAILED)
-        self.waiting = is_waiting(reason)
+        if is_waiting(reason):
+            self._context.waiting.add(self)
+        else:
+            self._context.waiting.discard(self)
         log.warning(
             "reconcile failed",
             controller=self._context.controller.name,
@@ -219,6 +229,7 @@ class Item:
 
     async def forget(self) -> None:
         """The item is gone: stop working on it and drop its condition."""
+        self._context.waiting.discard(self)
         self.attempted.set()  # nothing left to wait for
         self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)

@@ -112,6 +112,7 @@ class ControllerRun:
             metrics=self.metrics,
             backoff=backoff,
             observed=observed,
+            waiting=set(),
         )
 
     @property
@@ -126,14 +127,13 @@ class ControllerRun:
 
     def retry_waiting(self) -> None:
         """Retry now the items waiting for something (what cosid's own change may bring)."""
-        for item in self._items.values():
-            if item.waiting:
-                item.poke()
+        for item in list(self._context.waiting):
+            item.poke()
 
     @property
     def waiting(self) -> int:
         """How many items wait for something else to appear (a Waiting... reason)."""
-        return sum(item.waiting for item in self._items.values())
+        return len(self._context.waiting)
 
     @property
     def items(self) -> int:
