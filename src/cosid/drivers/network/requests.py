@@ -31,6 +31,7 @@ class RequestSocket:
         self._socket: AsyncIPRoute | None = None
         self._opening = asyncio.Lock()
         self._slots = asyncio.Semaphore(IN_FLIGHT)
+        self._port = 0
 
     async def socket(self) -> AsyncIPRoute:
         """The socket (subscribed to nothing: the mirror has the notices), opened on first
@@ -48,14 +49,15 @@ class RequestSocket:
 
     def own_port(self) -> int:
         """The socket's netlink port id (0 until it is open and has sent): the kernel stamps
-        the notices of cosid's own changes with it."""
-        if self._socket is None:
-            return 0
-        port: int = self._socket.socket.getsockname()[0]
-        return port
+        the notices of cosid's own changes with it. Asked once per socket (every read of the
+        mirror asks)."""
+        if self._port == 0 and self._socket is not None:
+            self._port = self._socket.socket.getsockname()[0]
+        return self._port
 
     def close(self) -> None:
         """Close the socket (a later call opens another)."""
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+            self._port = 0
