@@ -184,3 +184,29 @@ def test_finds_read_the_mirror_and_see_routes_the_kernel_drops_silently(
             network.close()
 
     netns.run(scenario())
+
+
+def test_a_route_replaced_out_of_another_link_is_the_new_one_only(netns: NetNamespace) -> None:
+    """`ip route replace` announces the new route, not the old one's going: the mirror drops
+    the old one itself (IPv4 and IPv6 alike), and keeps both when a route is appended."""
+    netns.exec("ip", "link", "add", "w0", "type", "veth", "peer", "name", "w1")
+    netns.exec("ip", "link", "set", "w0", "up")
+    v4 = RouteSpec(destination="10.5.0.0/16", link="v0")
+    v6 = RouteSpec(destination="2001:db8:5::/64", link="v0")
+
+    async def scenario(driver: NetlinkRouteDriver) -> None:
+        for spec in (v4, v6):
+            await driver.add(spec)
+            netns.exec("ip", "route", "replace", spec.destination, "dev", "w0")
+            found = await driver.find(spec.key, "v0")
+            assert found is not None
+            assert found.link == "w0", spec
+        netns.exec("ip", "route", "append", v4.destination, "dev", "v0")
+        assert {await links_of(driver, v4, name) for name in ("v0", "w0")} == {"v0", "w0"}
+
+    with_driver(netns, scenario)
+
+
+async def links_of(driver: NetlinkRouteDriver, spec: RouteSpec, link: str) -> str | None:
+    found = await driver.find(spec.key, link)
+    return None if found is None else found.link

@@ -6,6 +6,8 @@ What the kernel changes without a notice, this applies itself:
   its addresses; a link taken away takes them all (IPv6 announces its own);
 - an IPv4 address deleted takes the routes preferring it as their source, unless another
   link still has it;
+- a route replaced by one out of another link (`ip route replace`) is announced as the new
+  one only: the old one goes;
 - a carrier lost or found on a link that is up flags its IPv4 routes ``linkdown`` or clears
   that: if it has any, the routes are marked stale for the mirror to dump again (that is
   rare, and a flag's rule is the kernel's to keep).
@@ -22,6 +24,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import replace
 from enum import StrEnum
 from typing import Any
+
+from pyroute2.netlink import NLM_F_REPLACE
 
 from cosid.drivers.network.driver import AddressState, LinkState
 from cosid.drivers.network.messages import (
@@ -216,6 +220,8 @@ class KernelTables:
         oif = message.get("oif") or 0
         if new:
             state = route_state(message, self.name(message.get("oif")))
+            if message["header"]["flags"] & NLM_F_REPLACE:
+                self._replaced(state.key, oif)
             if self.routes.get(state.key, {}).get(oif) == state:
                 return
             self._put_route(state, oif)
@@ -225,6 +231,16 @@ class KernelTables:
             if self._pop_route((key, oif)) is None:
                 return
         self._note(Table.ROUTES, key, drift)
+
+    def _replaced(self, key: RouteKey, oif: int) -> None:
+        """A route under `key` replaced another (`ip route replace`), which the kernel does
+        not announce gone: the one out of another link, when there was one; when there were
+        several (routes appended), only a dump tells which."""
+        others = [other for other in self.routes.get(key, {}) if other != oif]
+        if len(others) == 1:
+            self._pop_route((key, others[0]))
+        elif others:
+            self._stale(Table.ROUTES)
 
     def _put_route(self, state: RouteState, oif: int) -> None:
         self._pop_route((state.key, oif))
