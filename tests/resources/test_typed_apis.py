@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
+from pydantic import BaseModel, ConfigDict
 
 from cosid.daemon.config import Config
 from cosid.daemon.domains import build_domains
-from cosid.resources import motd, sysctl
+from cosid.resources import hostname, motd, sysctl
 from cosid.resources.catalog import BY_SPEC_TYPE, TYPED_APIS
+from cosid.resources.hostname import HostnameSpec
 from cosid.resources.motd import MotdStatus
 from cosid.resources.sysctl import SysctlSpec
 from cosid.resources.typed import TypedApi, model_from_message
@@ -78,6 +81,27 @@ def test_a_round_trip_through_the_message_keeps_the_model() -> None:
     message = motd.API.status_message(status)
     assert not message.HasField("sha256")
     assert model_from_message(MotdStatus, message) == status
+
+
+class _Anything(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+@apis
+def test_a_spec_message_reads_as_its_json_form_does(api: TypedApi) -> None:
+    """Messages of plain scalars are read without the JSON printer: to the same data."""
+    message = api.spec_message_class()
+    as_json = json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    assert model_from_message(_Anything, message).model_extra == as_json
+
+
+def test_an_unset_optional_field_takes_the_models_default() -> None:
+    without = hostname.API.spec_message_class(hostname="node")
+    with_domain = hostname.API.spec_message_class(hostname="node", domain="example.org")
+    assert model_from_message(HostnameSpec, without) == HostnameSpec(hostname="node")
+    assert model_from_message(HostnameSpec, with_domain).domain == "example.org"
 
 
 @apis

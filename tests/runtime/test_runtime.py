@@ -369,6 +369,31 @@ async def test_a_version_is_reconciled_once_not_again_for_its_own_finalizer(
     assert recorder.reconciled[1] == ("a", with_finalizer.version)
 
 
+async def test_other_controllers_finalizers_need_no_reconcile(store: Store) -> None:
+    shared = (Output(STATUSES, exclusive=False),)
+    first, second = Recorder(name="a", outputs=shared), Recorder(name="b", outputs=shared)
+    runtime = Runtime(store, [first, second], backoff=FAST)
+    runtime.start()
+    try:
+        await store.create(widget("w"))
+
+        async def observed(version: int) -> bool:
+            conditions = [await condition_of(store, name, "w") for name in ("a", "b")]
+            return all(c is not None and c.observed_version == version for c in conditions)
+
+        await eventually(lambda: observed(3))  # created, then a finalizer each
+        await store.add_finalizer(spec_pointer("w"), "someone-else")
+        await eventually(lambda: observed(4))  # a wait for version 4 is over: same content
+        assert len(first.reconciled) == len(second.reconciled) == 1
+
+        current = await store.get(spec_pointer("w"))
+        await store.update(current.with_metadata(labels={"changed": "yes"}))
+        await eventually(lambda: observed(5))
+        assert [version for _, version in first.reconciled] == [first.reconciled[0][1], 5]
+    finally:
+        await runtime.stop()
+
+
 class AnnouncingRecorder(Recorder):
     """A controller whose state the kernel announces: `announce()` is a change notice."""
 

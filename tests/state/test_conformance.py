@@ -97,6 +97,14 @@ async def test_get_of_a_missing_resource_fails(store: Store) -> None:
         await store.get(ptr("a", type=OTHER_TYPE))
 
 
+async def test_find_answers_none_where_get_fails(store: Store) -> None:
+    created = await store.create(make_resource("a"))
+
+    assert await store.find(ptr("a")) == created
+    assert await store.find(ptr("b")) is None
+    assert await store.find(ptr("a", type=OTHER_TYPE)) is None
+
+
 async def test_metadata_and_spec_round_trip_whole(store: Store) -> None:
     sent = make_resource(
         "nested/id/with/slashes",
@@ -296,6 +304,46 @@ async def test_a_destroyed_id_can_be_created_again_at_version_1(store: Store) ->
     again = await store.create(make_resource("a"))
 
     assert again.version == 1
+
+
+# --- Finalizers ----------------------------------------------------------------------------------
+
+
+async def test_finalizers_are_added_and_removed_whoever_owns_the_resource(store: Store) -> None:
+    created = await store.create(make_resource("a"), owner="o")
+
+    added = await store.add_finalizer(ptr("a"), "f")
+    removed = await store.remove_finalizer(ptr("a"), "f")
+
+    assert (added.version, added.metadata.finalizers, added.metadata.owner) == (2, ("f",), "o")
+    assert (removed.version, removed.metadata.finalizers) == (3, ())
+    assert removed.spec == created.spec
+    assert await store.get(ptr("a")) == removed
+
+
+async def test_finalizers_added_in_one_turn_do_not_conflict(store: Store) -> None:
+    await store.create(make_resource("a"))
+
+    await asyncio.gather(*(store.add_finalizer(ptr("a"), f"f{n}") for n in range(3)))
+
+    stored = await store.get(ptr("a"))
+    assert (stored.version, stored.metadata.finalizers) == (4, ("f0", "f1", "f2"))
+
+
+async def test_a_finalizer_already_there_or_absent_changes_nothing(store: Store) -> None:
+    await store.create(make_resource("a", finalizers=("f",)))
+
+    assert (await store.add_finalizer(ptr("a"), "f")).version == 1
+    assert (await store.remove_finalizer(ptr("a"), "other")).version == 1
+
+
+async def test_no_finalizer_is_added_to_a_resource_being_torn_down(store: Store) -> None:
+    await store.create(make_resource("a", finalizers=("f",)))
+    await store.teardown(ptr("a"))
+
+    with pytest.raises(PhaseConflictError):
+        await store.add_finalizer(ptr("a"), "g")
+    assert (await store.remove_finalizer(ptr("a"), "f")).metadata.finalizers == ()
 
 
 # --- Teardown ------------------------------------------------------------------------------------

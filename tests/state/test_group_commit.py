@@ -52,6 +52,23 @@ async def test_writes_of_one_turn_share_one_transaction(
     assert journal.transactions == [(50, 0), (0, 50)]
 
 
+async def test_a_resource_changed_several_times_in_one_turn_is_one_row(
+    store: Store, journal: RecordingJournal, tmp_path: Path
+) -> None:
+    await store.create(make_resource("a"))
+    await store.create(make_resource("gone"))
+    await asyncio.gather(
+        *(store.add_finalizer(ptr("a"), f"f{n}") for n in range(3)), store.destroy(ptr("gone"))
+    )
+    assert journal.transactions[-1] == (1, 1)
+    reopened = Store(SqliteJournal(tmp_path / "state.db"), durable_namespaces={NS})
+    try:
+        [stored] = await reopened.list(KIND)
+        assert (stored.version, stored.metadata.finalizers) == (4, ("f0", "f1", "f2"))
+    finally:
+        reopened.close()
+
+
 async def test_compare_and_swap_holds_within_a_turn(store: Store) -> None:
     stored = await store.create(make_resource("a"))
     results = await asyncio.gather(

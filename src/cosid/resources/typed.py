@@ -16,12 +16,13 @@ after the model, by the typed service and the State service alike.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from google.protobuf import json_format
-from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 from pydantic import BaseModel
@@ -130,10 +131,41 @@ class Admission(Generic[Model]):
 def model_from_message(model_type: type[Model], message: Message) -> Model:
     """Fields without presence are always given (an empty key is "must not be empty", not
     "missing"); an unset optional field is left out, so the model's default applies."""
-    data = json_format.MessageToDict(
-        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-    )
+    scalars = _scalar_fields(message.DESCRIPTOR)
+    if scalars is None:
+        data = json_format.MessageToDict(
+            message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+    else:  # what MessageToDict gives for these, without its printer (an Apply's every item)
+        data = {
+            name: getattr(message, name)
+            for name, has_presence in scalars
+            if not has_presence or message.HasField(name)
+        }
     return model_type.model_validate(data)
+
+
+_PLAIN_SCALARS = frozenset(
+    {
+        FieldDescriptor.TYPE_STRING,
+        FieldDescriptor.TYPE_BOOL,
+        FieldDescriptor.TYPE_INT32,
+        FieldDescriptor.TYPE_UINT32,
+        FieldDescriptor.TYPE_SINT32,
+    }
+)
+"""Field types whose Python value is also their JSON form (64-bit integers are strings in
+JSON, enums names, floats may be "NaN")."""
+
+
+@functools.cache
+def _scalar_fields(descriptor: Descriptor) -> tuple[tuple[str, bool], ...] | None:
+    """(name, has presence) of each field of a message made only of single plain scalars;
+    None for any other message (nested, repeated, enum...), read by MessageToDict."""
+    fields = descriptor.fields
+    if any(described.type not in _PLAIN_SCALARS or described.is_repeated for described in fields):
+        return None
+    return tuple((described.name, described.has_presence) for described in fields)
 
 
 def message_from_model(message_type: type[ProtoMessage], model: BaseModel) -> ProtoMessage:

@@ -56,6 +56,9 @@ class Item:
         self._changed = False
         """The item itself changed since the last failure: that, not drift, ends a backoff."""
         self._observed_version = 0
+        self._observed: Resource | None = None
+        """The resource as last reconciled successfully: what a later version is compared to
+        (one differing only in others' finalizers needs no reconcile)."""
         self._attempted_version = 0
         self._failures = 0
         self.attempted = asyncio.Event()
@@ -89,6 +92,8 @@ class Item:
                 self.attempted.set()
                 continue  # destroyed: the controller's run ends this task
             if not forced and self._reconciled(resource):
+                if resource.version != self._observed_version:  # others' finalizers only
+                    await self._succeeded(resource)
                 continue
             try:
                 await self._step(resource)
@@ -132,12 +137,39 @@ class Item:
         return current.version != self._attempted_version
 
     def _reconciled(self, resource: Resource) -> bool:
-        """Whether this very version was reconciled, successfully, and is still running."""
+        """Whether the item, still running with this controller's finalizer, is as it was
+        last reconciled, successfully. Only its content counts (spec, labels, annotations):
+        the versions other controllers make adding their finalizers need no reconcile."""
         return (
-            resource.version == self._observed_version
-            and resource.metadata.phase == Phase.RUNNING
-            and self._failures == 0
+            self._failures == 0
+            and self._observed is not None
+            and self._same(resource, self._observed)
         )
+
+    def _same(self, resource: Resource, reconciled: Resource) -> bool:
+        """Whether `resource` is `reconciled` but for its version and others' finalizers."""
+        metadata, before = resource.metadata, reconciled.metadata
+        return (
+            metadata.phase == Phase.RUNNING
+            and self._context.controller.name in metadata.finalizers
+            and metadata.created == before.created
+            and resource.spec == reconciled.spec
+            and metadata.labels == before.labels
+            and metadata.annotations == before.annotations
+        )
+
+    async def _latest_alike(self, resource: Resource) -> Resource:
+        """The version stored now if it is `resource` but for others' finalizers (added while
+        it reconciled), else `resource`: the condition can say that version converged, so
+        its event needs no reconcile, and a wait for it none either."""
+        latest = await self._context.state.find(self.pointer)
+        if (
+            latest is not None
+            and latest.version > resource.version
+            and self._same(latest, resource)
+        ):
+            return latest
+        return resource
 
     async def _step(self, resource: Resource) -> None:
         name = self._context.controller.name
@@ -148,36 +180,34 @@ class Item:
             if name not in finalizers:
                 return
             await self._context.controller.teardown(resource, self._context.writer)
-            await self._context.state.update(
-                resource.with_metadata(finalizers=tuple(f for f in finalizers if f != name)),
-                owner=resource.metadata.owner,
-            )
+            await self._context.state.remove_finalizer(self.pointer, name)
             self._context.metrics.teardowns += 1
             log.info("torn down", controller=name, item=str(self.pointer))
         else:
             if name not in finalizers:
-                resource = await self._context.state.update(
-                    resource.with_metadata(finalizers=(*finalizers, name)),
-                    owner=resource.metadata.owner,
-                    expected_phase=Phase.RUNNING,
-                )
+                resource = await self._context.state.add_finalizer(self.pointer, name)
                 self._attempted_version = resource.version
             outcome = await self._context.controller.reconcile(resource, self._context.writer)
             if outcome == Outcome.APPLIED and resource.version == self._observed_version:
                 outcome = Outcome.REPAIRED  # this version had converged: the system drifted
             self._count(outcome)
             await self._context.observed()
-            self._observed_version = resource.version
-            await self._condition(
-                Condition(
-                    controller=name,
-                    observed_version=resource.version,
-                    attempted_version=resource.version,
-                    ready=True,
-                    reason=Reason.RECONCILED,
-                )
-            )
+            await self._succeeded(await self._latest_alike(resource))
         self._context.metrics.observe(time.perf_counter() - started)
+
+    async def _succeeded(self, resource: Resource) -> None:
+        """`resource` (this version) is reconciled: the condition says so."""
+        self._observed, self._observed_version = resource, resource.version
+        self._attempted_version = resource.version
+        await self._condition(
+            Condition(
+                controller=self._context.controller.name,
+                observed_version=resource.version,
+                attempted_version=resource.version,
+                ready=True,
+                reason=Reason.RECONCILED,
+            )
+        )
 
     def _count(self, outcome: Outcome) -> None:
         metrics = self._context.metrics

@@ -26,10 +26,7 @@ class OutputWriter:
 
     async def get(self, pointer: Pointer) -> Resource | None:
         """Reads are free; None when missing."""
-        try:
-            return await self._state.get(pointer)
-        except NotFoundError:
-            return None
+        return await self._state.find(pointer)
 
     async def list(self, kind: Kind) -> ResourceList:
         """Every resource of a kind, sorted by id; free like `get`, for a controller whose

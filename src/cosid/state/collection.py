@@ -29,8 +29,7 @@ class Collection:
         """Its own cookie: a bookmark of another type (or daemon run) is refused, not misread."""
         self.published = 0
         self.watchers = 0
-        self.changed = asyncio.Event()
-        """Set (and replaced) on every publish; take it before reading to never miss a wake-up."""
+        self._changed: asyncio.Event | None = None
 
     @property
     def oldest_position(self) -> int:
@@ -47,9 +46,19 @@ class Collection:
         self.published += 1
         self.wake()
 
+    @property
+    def changed(self) -> asyncio.Event:
+        """Set on the next publish; take it before reading to never miss a wake-up. Made when
+        first taken, not at every publish: a turn of the loop may publish hundreds of events
+        and wake its readers once."""
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        return self._changed
+
     def wake(self) -> None:
-        self.changed.set()
-        self.changed = asyncio.Event()
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
 
     def read(self, position: int) -> list[Event]:
         """Every event from `position` on (read from the newest end: a watcher is usually near)."""

@@ -60,14 +60,14 @@ class GroupCommit:
 
     def flush(self) -> None:
         """Commit what is staged (if anything), then publish it in the order it was staged."""
-        committed, changes = self._committed, self._changes
+        committed, changes, latest = self._committed, self._changes, self._latest
         if committed is None:
             return
         self._committed, self._changes, self._latest = None, [], {}
-        try:
+        try:  # what each resource ends as: several changes of one (finalizers) are one row
             self._journal.write(
-                [c.resource for c in changes if c.type != EventType.DESTROYED],
-                [c.resource.pointer for c in changes if c.type == EventType.DESTROYED],
+                [resource for resource in latest.values() if resource is not None],
+                [pointer for pointer, resource in latest.items() if resource is None],
             )
         except Exception as error:
             if not committed.done():

@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 UNDEFINED_VERSION = 0
 """Version of a resource the store has not stored (a tombstone); "undefined" on the wire."""
@@ -22,9 +23,11 @@ class Phase(StrEnum):
     TEARING_DOWN = "tearingDown"
 
 
-@dataclass(frozen=True, slots=True)
-class Kind:
-    """A (namespace, type) pair: the unit that lists, watches and bookmarks work on."""
+class Kind(NamedTuple):
+    """A (namespace, type) pair: the unit that lists, watches and bookmarks work on.
+
+    Kinds and pointers are named tuples, not dataclasses: the store makes and hashes them on
+    every read and write, and a tuple does both in C, a few times faster."""
 
     namespace: str
     type: str
@@ -33,8 +36,7 @@ class Kind:
         return f"{self.namespace}/{self.type}"
 
 
-@dataclass(frozen=True, slots=True)
-class Pointer:
+class Pointer(NamedTuple):
     """The key of one resource."""
 
     namespace: str
@@ -92,8 +94,15 @@ class Resource:
         return self.metadata.version
 
     def with_metadata(self, **changes: object) -> Resource:
-        """A copy with some metadata fields replaced (the store's only way to "modify")."""
-        return Resource(dataclasses.replace(self.metadata, **changes), self.spec)  # type: ignore[arg-type]
+        """A copy with some metadata fields replaced (the store's only way to "modify"); every
+        write makes one, so it skips the checks of `dataclasses.replace`."""
+        metadata = self.metadata
+        values = {name: getattr(metadata, name) for name in _METADATA_FIELDS}
+        values.update(changes)
+        return Resource(Metadata(**values), self.spec)
+
+
+_METADATA_FIELDS = tuple(field.name for field in dataclasses.fields(Metadata))
 
 
 def tombstone(pointer: Pointer) -> Resource:

@@ -54,6 +54,11 @@ class State(Protocol):
         """The stored resource, or NotFoundError."""
         ...
 
+    async def find(self, pointer: Pointer) -> Resource | None:
+        """The stored resource, or None: for readers to whom a missing resource is no error
+        (a controller's outputs, an item's condition), without raising and catching one."""
+        ...
+
     async def list(self, kind: Kind, query: ResourceQuery = MATCH_ALL) -> ResourceList:
         """The matching resources of a kind, sorted by id."""
         ...
@@ -66,6 +71,15 @@ class State(Protocol):
         self, resource: Resource, owner: str = "", expected_phase: Phase | None = None
     ) -> Resource:
         """Compare-and-swap: `resource` carries the version it was read at; stores version+1."""
+        ...
+
+    async def add_finalizer(self, pointer: Pointer, finalizer: str) -> Resource:
+        """Add a finalizer to the latest version of a running resource, whoever owns it (no
+        compare-and-swap); PhaseConflictError when it is being torn down."""
+        ...
+
+    async def remove_finalizer(self, pointer: Pointer, finalizer: str) -> Resource:
+        """Remove a finalizer from the latest version, whoever owns it (no compare-and-swap)."""
         ...
 
     async def write_all(self, resources: Sequence[Resource], owner: str = "") -> ResourceList:

@@ -114,13 +114,14 @@ class Store:
         """Make checked changes durable (when their namespace is), then visible."""
         if self._closed:
             raise StoreClosedError("the store is closed")
-        durable = [c for c in changes if c.resource.metadata.namespace in self._durable]
-        committed = [self._group.stage(change) for change in durable]
+        committed = None  # one future per turn of the loop, whatever the number of changes
         for change in changes:
-            if change.resource.metadata.namespace not in self._durable:
+            if change.resource.metadata.namespace in self._durable:
+                committed = self._group.stage(change)
+            else:
                 self._publish(change)
-        if committed:
-            await asyncio.shield(committed[-1])  # one future per turn: the last is enough
+        if committed is not None:
+            await asyncio.shield(committed)
 
     def _publish(self, change: Change) -> None:
         pointer = change.resource.pointer
@@ -138,6 +139,10 @@ class Store:
 
     async def get(self, pointer: Pointer) -> Resource:
         return self._stored(pointer)
+
+    async def find(self, pointer: Pointer) -> Resource | None:
+        collection = self._existing(pointer.kind)
+        return None if collection is None else collection.resources.get(pointer.id)
 
     async def list(self, kind: Kind, query: ResourceQuery = MATCH_ALL) -> ResourceList:
         collection = self._existing(kind)
@@ -187,6 +192,35 @@ class Store:
             raise PhaseConflictError(resource.pointer, current.metadata.phase, expected_phase)
         stored = resource.with_metadata(
             version=current.version + 1, created=current.metadata.created, updated=time.time_ns()
+        )
+        await self._commit([Change(EventType.UPDATED, stored, current)])
+        return stored
+
+    async def add_finalizer(self, pointer: Pointer, finalizer: str) -> Resource:
+        """Add `finalizer` to the latest version of a running resource (one staged in this
+        turn of the loop included), whoever owns it, as COSI's AddFinalizer does: no
+        compare-and-swap, so the controllers of one resource adding theirs in the same turn
+        do not conflict. PhaseConflictError once it is being torn down."""
+        current = self._current(pointer)
+        if current.metadata.phase != Phase.RUNNING:
+            raise PhaseConflictError(pointer, current.metadata.phase, Phase.RUNNING)
+        if finalizer in current.metadata.finalizers:
+            return current
+        return await self._change_finalizers(current, (*current.metadata.finalizers, finalizer))
+
+    async def remove_finalizer(self, pointer: Pointer, finalizer: str) -> Resource:
+        """Remove `finalizer` from the latest version, whoever owns it and in any phase (COSI's
+        RemoveFinalizer): a controller done tearing down never conflicts with another."""
+        current = self._current(pointer)
+        finalizers = current.metadata.finalizers
+        if finalizer not in finalizers:
+            return current
+        remaining = tuple(f for f in finalizers if f != finalizer)
+        return await self._change_finalizers(current, remaining)
+
+    async def _change_finalizers(self, current: Resource, finalizers: tuple[str, ...]) -> Resource:
+        stored = current.with_metadata(
+            finalizers=finalizers, version=current.version + 1, updated=time.time_ns()
         )
         await self._commit([Change(EventType.UPDATED, stored, current)])
         return stored

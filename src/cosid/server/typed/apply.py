@@ -25,7 +25,6 @@ from cosid.resources.validation import field_violations
 from cosid.server.errors import StatusError
 from cosid.server.limits import Limits
 from cosid.server.validation import Violations, check_labels
-from cosid.state.errors import NotFoundError
 from cosid.state.resource import UNDEFINED_VERSION, Metadata, Phase, Resource
 from cosid.state.state import State
 
@@ -103,10 +102,7 @@ async def plan(api: TypedApi, state: State, items: Sequence[Item], *, diffs: boo
 async def _plan_item(api: TypedApi, state: State, item: Item, diffs: bool) -> Planned:
     pointer = api.specs.namespace, api.specs.type, item.id
     wanted = Resource(Metadata(*pointer, labels=item.labels), to_spec(item.spec))
-    try:
-        stored: Resource | None = await state.get(wanted.pointer)
-    except NotFoundError:
-        stored = None
+    stored = await state.find(wanted.pointer)
     stored_version = UNDEFINED_VERSION if stored is None else stored.version
     if item.expected_version not in (UNDEFINED_VERSION, stored_version):
         found = "it does not exist" if stored is None else f"it is at version {stored_version}"
