@@ -30,6 +30,7 @@ class Script:
 
     name = "spotter"
     outputs = (Output(SEEN),)
+    serves = ("widgets",)
 
     def __init__(self, crash_first: bool = False) -> None:
         self.queue: asyncio.Queue[Observation] = asyncio.Queue()

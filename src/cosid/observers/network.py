@@ -42,6 +42,7 @@ _KINDS: Final = {
 class NetworkObserver:
     name = OBSERVER
     outputs = tuple(Output(kind) for kind in _KINDS.values())
+    serves = (links.CONTROLLER, addresses.CONTROLLER, routes.CONTROLLER)
 
     def __init__(self, mirror: NetworkMirror) -> None:
         self._mirror = mirror

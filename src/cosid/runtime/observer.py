@@ -55,6 +55,12 @@ class Observer(Protocol):
     @property
     def outputs(self) -> tuple[Output, ...]: ...
 
+    @property
+    def serves(self) -> tuple[str, ...]:
+        """The controllers whose items' statuses it writes: their items wait for it (see
+        `ObserverRun.caught_up`); other controllers' do not."""
+        ...
+
     def observe(self) -> AsyncIterator[Observation]:
         """A complete observation first, then the changes as they come, for as long as the
         runtime iterates; raise to be restarted."""
@@ -72,6 +78,8 @@ class ObserverRun:
     def __init__(self, state: State, observer: Observer, backoff: Backoff) -> None:
         self._observer = observer
         self._backoff = backoff
+        self.serves = frozenset(observer.serves)
+        """The controllers whose items wait for it."""
         kinds = frozenset(o.kind for o in observer.outputs)
         self._writer = OutputWriter(state, observer.name, kinds)
         self.metrics = ControllerMetrics()

@@ -273,12 +273,26 @@ class Runtime:
     ) -> None:
         check_controllers(controllers, observers)
         self.observers = {o.name: ObserverRun(state, o, backoff) for o in observers}
-        self.runs = {c.name: ControllerRun(state, c, backoff, self._observed) for c in controllers}
+        self.runs = {
+            c.name: ControllerRun(state, c, backoff, self._observers_of(c.name))
+            for c in controllers
+        }
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def _observed(self) -> None:
-        """Every observer has caught up (see `ObserverRun.caught_up`)."""
-        await asyncio.gather(*(run.caught_up() for run in self.observers.values()))
+    def _observers_of(self, controller: str) -> Callable[[], Awaitable[None]]:
+        """What the controller's items wait for before they are Reconciled: the observers
+        that write their statuses caught up (see `ObserverRun.caught_up`); nothing when none
+        does."""
+        runs = [run for run in self.observers.values() if controller in run.serves]
+        if not runs:
+            return _nothing_to_observe
+        if len(runs) == 1:
+            return runs[0].caught_up
+
+        async def caught_up() -> None:
+            await asyncio.gather(*(run.caught_up() for run in runs))
+
+        return caught_up
 
     @property
     def _all_runs(self) -> dict[str, ControllerRun | ObserverRun]:
