@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cosid.controllers.boot_files import BootFilesController
+from cosid.controllers.boot_files import BootFilesController, Retirement
 from cosid.drivers.modules.persist import HEADER, ModuleBootFiles
 from cosid.resources.document import to_spec
 from cosid.resources.modules import SPECS, KernelModuleSpec
@@ -36,8 +36,8 @@ def store() -> Store:
     return Store()
 
 
-def start(store: Store, files: ModuleBootFiles, *, enabled: bool = True) -> Runtime:
-    controller = BootFilesController(NAME, SPECS, KernelModuleSpec, files, None, enabled=enabled)
+def start(store: Store, files: ModuleBootFiles) -> Runtime:
+    controller = BootFilesController(NAME, SPECS, KernelModuleSpec, files, None)
     started = Runtime(store, [controller], backoff=FAST)
     started.start()
     return started
@@ -151,24 +151,18 @@ async def test_an_edit_of_the_files_is_repaired_at_once_without_resync(
     assert (metrics.repairs, metrics.applied) == (2, applied), "one repair per edit, not per spec"
 
 
-async def test_turned_off_it_removes_the_files_and_deletes_still_finish(
+async def test_turned_off_its_retirement_removes_the_files_and_its_finalizers(
     store: Store, files: ModuleBootFiles
 ) -> None:
+    """With persistence off there is no controller: at start-up the files go, and so do the
+    finalizers the controller left, so a delete finishes with nobody to tear down."""
     on = start(store, files)
     await apply(store, spec("bonding", max_bonds="0"), spec("dummy"))
     await on.stop()
     assert texts(files) != (None, None)
 
-    off = start(store, files, enabled=False)
-    try:
+    await Retirement(NAME, SPECS, files).carry_out(store)
 
-        async def removed() -> bool:
-            return texts(files) == (None, None)
-
-        await eventually(removed)
-        await asyncio.wait_for(store.teardown_and_destroy(at("bonding")), 5)
-        await store.create(spec("tls"))
-        await ready(store, "tls")
-        assert texts(files) == (None, None)
-    finally:
-        await off.stop()
+    assert texts(files) == (None, None)
+    assert all(NAME not in r.metadata.finalizers for r in await store.list(SPECS))
+    await asyncio.wait_for(store.teardown_and_destroy(at("bonding")), 5)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from cosid.controllers.boot_files import BootFilesController
+from cosid.controllers.boot_files import BootFilesController, Retirement
 from cosid.drivers.sysctl.persist import HEADER, SysctlDFile
 from cosid.resources.document import to_spec
 from cosid.resources.sysctl import SPECS, SysctlSpec
@@ -36,8 +36,8 @@ def store() -> Store:
     return Store()
 
 
-def start(store: Store, file: SysctlDFile, *, enabled: bool = True) -> Runtime:
-    controller = BootFilesController(NAME, SPECS, SysctlSpec, file, None, enabled=enabled)
+def start(store: Store, file: SysctlDFile) -> Runtime:
+    controller = BootFilesController(NAME, SPECS, SysctlSpec, file, None)
     started = Runtime(store, [controller], backoff=FAST)
     started.start()
     return started
@@ -167,27 +167,21 @@ async def test_a_start_rewrites_a_file_left_stale(store: Store, file: SysctlDFil
         await second.stop()
 
 
-async def test_turned_off_it_removes_the_file_and_deletes_still_finish(
+async def test_turned_off_its_retirement_removes_the_file_and_its_finalizers(
     store: Store, file: SysctlDFile
 ) -> None:
+    """With persistence off there is no controller: at start-up the files go, and so do the
+    finalizers the controller left, so a delete finishes with nobody to tear down."""
     on = start(store, file)
     await apply(store, spec("net.ipv4.ip_forward", "1"), spec("net.core.somaxconn", "512"))
     await on.stop()
     assert text(file) is not None
 
-    off = start(store, file, enabled=False)
-    try:
+    await Retirement(NAME, SPECS, file).carry_out(store)
 
-        async def removed() -> bool:
-            return text(file) is None
-
-        await eventually(removed)
-        await asyncio.wait_for(store.teardown_and_destroy(at("net.ipv4.ip_forward")), 5)
-        await store.create(spec("net.ipv4.tcp_syncookies", "1"))
-        await ready(store, "net.ipv4.tcp_syncookies")
-        assert text(file) is None
-    finally:
-        await off.stop()
+    assert text(file) is None
+    assert all(NAME not in r.metadata.finalizers for r in await store.list(SPECS))
+    await asyncio.wait_for(store.teardown_and_destroy(at("net.ipv4.ip_forward")), 5)
 
 
 async def test_the_writer_lists_any_kind_it_may_not_write(store: Store) -> None:
@@ -204,3 +198,22 @@ async def test_the_writer_lists_any_kind_it_may_not_write(store: Store) -> None:
     ]
     with pytest.raises(OwnershipError):
         await writer.put(at("kernel.pid_max"), listed[0].spec)
+
+
+class ReadOnlyFile:
+    """A boot file on a read-only /etc (a stand-in: the host's /etc must not be made so)."""
+
+    paths = (Path("/etc/sysctl.d/90-cosid.conf"),)
+
+    def hold(self, specs: Sequence[SysctlSpec]) -> bool:
+        raise OSError(30, "Read-only file system")
+
+
+async def test_a_retirement_that_cannot_remove_the_file_still_frees_the_specs(
+    store: Store,
+) -> None:
+    await store.create(spec("net.ipv4.ip_forward", "1").with_metadata(finalizers=(NAME,)))
+
+    await Retirement(NAME, SPECS, ReadOnlyFile()).carry_out(store)
+
+    assert [r.metadata.finalizers for r in await store.list(SPECS)] == [()]

@@ -13,6 +13,7 @@ import pytest
 
 from cosid.daemon.config import ConfigError, load_config
 from cosid.daemon.domains import build_domains
+from cosid.resources import modules, sysctl
 
 
 def resyncs(settings: dict[str, object]) -> dict[str, float | None]:
@@ -29,15 +30,13 @@ def test_every_domain_has_its_driver_and_the_top_level_resync_by_default() -> No
     assert config.domains.hostname.driver == "kernel"
     assert config.domains.motd.driver == "file"
     by_default = resyncs({})
-    assert set(by_default) == {
+    assert set(by_default) == {  # no boot-file controllers: persistence is off
         "sysctl",
-        "sysctl-persist",
         "hostname",
         "motd",
         "dns",
         "link-resolvers",
         "modules",
-        "modules-persist",
         "mounts",
         "links",
         "addresses",
@@ -53,7 +52,10 @@ def test_every_domain_has_its_driver_and_the_top_level_resync_by_default() -> No
 def test_a_domains_own_resync_overrides_the_top_level_one() -> None:
     settings: dict[str, object] = {
         "resync_seconds": 30,
-        "domains": {"sysctl": {"resync_seconds": 2}, "hostname": {"resync_seconds": None}},
+        "domains": {
+            "sysctl": {"resync_seconds": 2, "persist": True},
+            "hostname": {"resync_seconds": None},
+        },
     }
 
     resync = resyncs(settings)
@@ -167,3 +169,12 @@ def test_a_daemon_whose_hostnamed_is_unreachable_says_so_and_exits(tmp_path: Pat
 def test_unusable_network_namespaces_are_refused(settings: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(None, settings)
+
+
+def test_with_persistence_off_the_boot_file_controllers_are_retirements() -> None:
+    domains = build_domains(load_config(None, {"root": "/srv/tree"}))
+
+    assert [(r.name, r.specs) for r in domains.retirements] == [
+        ("sysctl-persist", sysctl.SPECS),
+        ("modules-persist", modules.SPECS),
+    ]

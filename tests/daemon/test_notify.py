@@ -94,8 +94,8 @@ async def test_ready_comes_once_every_stored_spec_was_attempted_even_a_failing_o
 
         assert kernel_value(daemon, FORWARD) == "1", "applied before READY=1"
         logged = last_record(daemon, "ready")
-        assert logged["items"] == 4, "2 specs, each an item of sysctl and of sysctl-persist"
-        assert ready["STATUS"].startswith("serving; 4 items reconciled in ")
+        assert logged["items"] == 2, "2 specs, each an item of sysctl"
+        assert ready["STATUS"].startswith("serving; 2 items reconciled in ")
         assert "reconcile failed" in {record.get("event") for record in daemon.log_records()}
 
 

@@ -30,12 +30,10 @@ CONTROLLERS = [
     "link-resolvers",
     "links",
     "modules",
-    "modules-persist",
     "motd",
     "mounts",
     "routes",
     "sysctl",
-    "sysctl-persist",
 ]
 
 

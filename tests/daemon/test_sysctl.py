@@ -139,6 +139,27 @@ async def test_persist_keeps_every_spec_in_the_sysctl_d_file_under_the_root() ->
         assert not conf.exists()
 
 
+async def test_turning_persistence_off_removes_the_file_and_frees_the_deletes() -> None:
+    """Off, there is no sysctl-persist controller: at start-up the file goes, and so does the
+    finalizer it left on each spec, so a delete needs only the sysctl controller."""
+    with running_daemon(sandbox=True, domains={"sysctl": {"persist": True}}) as daemon:
+        conf = Path(daemon.config["state_dir"], "sandbox-root", "etc", "sysctl.d", "90-cosid.conf")
+        await apply(daemon, FORWARD, "1")
+
+        async def persisted() -> bool:
+            return conf.exists() and FORWARD in conf.read_text()
+
+        await specs.until(persisted)
+        assert daemon.stop() == 0
+        daemon.config["domains"] = {"sysctl": {"persist": False}}
+        daemon.start()
+        assert not conf.exists()
+        async with connect(daemon.endpoint) as stub:
+            [stored] = await list_resources(stub, SPECS, ns=SPECS_NS)
+            assert list(stored.metadata.finalizers) == ["sysctl"]
+        await delete(daemon, FORWARD)
+
+
 @pytest.mark.parametrize(
     ("spec_id", "yaml_spec", "field", "description"),
     [

@@ -1,8 +1,6 @@
 """Boot-file controllers: keep files that make a domain's specs hold early at boot, before cosid
 starts, holding every spec (sysctl-persist: the sysctl.d file; modules-persist: modules-load.d
-and modprobe.d), when the config's `persist` asks for it. With persistence off they keep the
-files absent instead: what cosid no longer answers for must not come back at the next boot,
-and the specs' finalizers stay served, so turning it off never blocks a delete.
+and modprobe.d), when the config's `persist` asks for it.
 
 Reads: the domain's specs (strong: each spec carries this controller's finalizer, so deleting
 one returns only once it is out of the files). Writes: no resource, the files (`BootFile`).
@@ -11,21 +9,31 @@ the specs this controller answers for: running ones that carry its finalizer (a 
 torn down is left out; a spec not yet seen is added by its own reconcile). Whichever item
 writes first writes for all; the others then find the files right. The files are watched
 paths: an edit is repaired as soon as inotify reports it.
+
+With persistence off there is no controller (each would be an item per spec, a third of a
+sysctl Apply's cost) but a `Retirement` at start-up: the files go, what cosid no longer
+answers for must not come back at the next boot, and the finalizers an earlier run with
+persistence on left on the specs go too, so turning it off never blocks a delete.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+import structlog
 from pydantic import BaseModel
 
 from cosid.resources.document import from_spec
 from cosid.runtime.controller import Input, Outcome, Output, Strength
 from cosid.runtime.writer import OutputWriter
 from cosid.state.resource import Kind, Phase, Resource
+from cosid.state.state import State
+
+log = structlog.get_logger("cosid.controllers")
 
 Spec = TypeVar("Spec", bound=BaseModel)
 _Spec_contra = TypeVar("_Spec_contra", bound=BaseModel, contravariant=True)
@@ -46,8 +54,7 @@ class BootFile(Protocol[_Spec_contra]):
 
 
 class BootFilesController(Generic[Spec]):
-    """Keeps `file` holding every spec of the kind `specs` (of the model `model`), or absent
-    when not `enabled`."""
+    """Keeps `file` holding every spec of the kind `specs` (of the model `model`)."""
 
     outputs: tuple[Output, ...] = ()
 
@@ -58,8 +65,6 @@ class BootFilesController(Generic[Spec]):
         model: type[Spec],
         file: BootFile[Spec],
         resync_seconds: float | None,
-        *,
-        enabled: bool,
     ) -> None:
         self.name = name
         self.inputs = (Input(specs, Strength.STRONG),)
@@ -68,7 +73,6 @@ class BootFilesController(Generic[Spec]):
         self._specs = specs
         self._model = model
         self._file = file
-        self._enabled = enabled
         self._rewriting = asyncio.Lock()
         """Held from listing the specs to writing them: a write never undoes a later one."""
         self._asked = 0
@@ -101,11 +105,9 @@ class BootFilesController(Generic[Spec]):
     async def _write(self, writer: OutputWriter) -> Outcome:
         """One write of the whole set of files. A change is a repair when the specs are the
         ones it last wrote: someone else changed the files since."""
-        if not self._enabled and not any(path.exists() for path in self._file.paths):
-            return Outcome.UNCHANGED  # the common case when off: nothing to remove
         specs = tuple(
             from_spec(self._model, resource.spec)
-            for resource in (await writer.list(self._specs) if self._enabled else ())
+            for resource in await writer.list(self._specs)
             if self._answers_for(resource)
         )
         changed = await asyncio.to_thread(self._file.hold, specs)  # fsyncs: off the event loop
@@ -120,3 +122,29 @@ class BootFilesController(Generic[Spec]):
         down, so a line written for it is never left behind."""
         metadata = resource.metadata
         return metadata.phase == Phase.RUNNING and self.name in metadata.finalizers
+
+
+@dataclass(frozen=True)
+class Retirement:
+    """A boot-file controller that is off: its name (the finalizer it may have left), the
+    specs it served, and its files."""
+
+    name: str
+    specs: Kind
+    file: BootFile[Any]
+
+    async def carry_out(self, state: State) -> None:
+        """Remove the files and this controller's finalizers (before the runtime starts). A
+        file that cannot be removed is logged, not fatal: the daemon still serves."""
+        try:
+            await asyncio.to_thread(self.file.hold, ())
+        except OSError as error:
+            log.warning(
+                "cannot remove the boot files of a controller that is off",
+                controller=self.name,
+                paths=[str(path) for path in self.file.paths],
+                error=str(error),
+            )
+        for resource in await state.list(self.specs):
+            if self.name in resource.metadata.finalizers:
+                await state.remove_finalizer(resource.pointer, self.name)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cosid.controllers.addresses import AddressesController
-from cosid.controllers.boot_files import BootFile, BootFilesController, Spec
+from cosid.controllers.boot_files import BootFile, BootFilesController, Retirement, Spec
 from cosid.controllers.dns import DnsController
 from cosid.controllers.hostname import HostnameController
 from cosid.controllers.link_resolvers import LinkResolversController
@@ -90,6 +90,8 @@ class Domains:
     definitions: tuple[ResourceDefinition, ...]
     controllers: tuple[Controller, ...]
     observers: tuple[Observer, ...] = ()
+    retirements: tuple[Retirement, ...] = ()
+    """Controllers that are off: carried out before the runtime starts."""
     checks: tuple[StartupCheck, ...] = ()
     admissions: tuple[Admission[Any], ...] = ()
     """Rules of the configuration on specs, checked at the edge before a spec is stored."""
@@ -189,19 +191,14 @@ def _persistence(
     files: BootFile[Spec],
     settings: SysctlConfig | ModulesConfig,
     config: Config,
-) -> BootFilesController[Spec]:
-    """The controller of a domain's boot files (sysctl.d; modules-load.d and modprobe.d): it
-    writes them when the domain's config asks for persistence, and keeps them absent
-    otherwise (so turning it off strands no finalizer). The files are under the root prefix,
-    like every file cosid writes."""
-    return BootFilesController(
-        name,
-        specs,
-        spec_model,
-        files,
-        config.resync_seconds_of(settings),
-        enabled=settings.persist,
-    )
+) -> BootFilesController[Spec] | Retirement:
+    """The controller of a domain's boot files (sysctl.d; modules-load.d and modprobe.d) when
+    the domain's config asks for persistence, else its retirement (the files and its
+    finalizers removed at start-up). The files are under the root prefix, like every file
+    cosid writes."""
+    if not settings.persist:
+        return Retirement(name, specs, files)
+    return BootFilesController(name, specs, spec_model, files, config.resync_seconds_of(settings))
 
 
 def _mounts_policy(config: Config) -> TargetPolicy:
@@ -267,6 +264,24 @@ def build_domains(config: Config) -> Domains:
     mounts_policy = _mounts_policy(config)
     mounts_driver = _mounts_driver(config, mounts_policy)
     network = _network(config)
+    boot_files = (
+        _persistence(
+            "sysctl-persist",
+            sysctl.SPECS,
+            sysctl.SysctlSpec,
+            SysctlDFile(config.root),
+            settings.sysctl,
+            config,
+        ),
+        _persistence(
+            "modules-persist",
+            modules.SPECS,
+            modules.KernelModuleSpec,
+            ModuleBootFiles(config.root),
+            settings.modules,
+            config,
+        ),
+    )
     return Domains(
         namespaces=(
             namespaces.RUNTIME,
@@ -293,14 +308,6 @@ def build_domains(config: Config) -> Domains:
         ),
         controllers=(
             SysctlController(_sysctl_driver(config), config.resync_seconds_of(settings.sysctl)),
-            _persistence(
-                "sysctl-persist",
-                sysctl.SPECS,
-                sysctl.SysctlSpec,
-                SysctlDFile(config.root),
-                settings.sysctl,
-                config,
-            ),
             HostnameController(hostname_driver, config.resync_seconds_of(settings.hostname)),
             MotdController(_motd_driver(config), config.resync_seconds_of(settings.motd)),
             DnsController(dns_driver, config.resync_seconds_of(settings.dns)),
@@ -308,14 +315,6 @@ def build_domains(config: Config) -> Domains:
                 _link_resolver_driver(config), config.resync_seconds_of(settings.dns)
             ),
             ModulesController(_modules_driver(config), config.resync_seconds_of(settings.modules)),
-            _persistence(
-                "modules-persist",
-                modules.SPECS,
-                modules.KernelModuleSpec,
-                ModuleBootFiles(config.root),
-                settings.modules,
-                config,
-            ),
             MountsController(
                 mounts_driver,
                 config.resync_seconds_of(settings.mounts),
@@ -324,8 +323,10 @@ def build_domains(config: Config) -> Domains:
             LinksController(network.links, config.resync_seconds_of(settings.network)),
             AddressesController(network.addresses, config.resync_seconds_of(settings.network)),
             RoutesController(network.routes, config.resync_seconds_of(settings.network)),
+            *(part for part in boot_files if isinstance(part, BootFilesController)),
         ),
         observers=(network.observer,),
+        retirements=tuple(part for part in boot_files if isinstance(part, Retirement)),
         checks=_checks(hostname_driver, mounts_driver, dns_driver),
         admissions=(_mounts_admission(mounts_policy),),
     )

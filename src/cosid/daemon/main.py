@@ -92,6 +92,8 @@ async def serve(config: Config, notifier: Notifier, activation: Activation) -> N
         listener.claim()
     store = Store(open_journal(config), registry.durable_namespaces, config.state.history)
     await publish_meta(store, registry)
+    for retirement in domains.retirements:
+        await retirement.carry_out(store)
     runtime = Runtime(store, domains.controllers, observers=domains.observers)
     runtime.start()
     server = Server(store, registry, config.limits, TYPED_APIS, runtime, domains.admissions)
