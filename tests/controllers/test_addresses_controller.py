@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from cosid.controllers.addresses import AddressesController
-from cosid.drivers.network.netlink_network import NetlinkNetwork
 from cosid.resources.addresses import CONTROLLER, SPECS, AddressSpec
 from cosid.resources.document import to_spec
 from cosid.runtime.runtime import Runtime
 from cosid.state.resource import Metadata, Pointer, Resource
 from cosid.state.store import Store
+from tests.controllers.network import Scenario, conditions_say, holds, run_controller
 from tests.drivers.netns import NetNamespace, fresh_netns, unavailable
-from tests.runtime.conftest import FAST, condition_of, eventually
+from tests.runtime.conftest import eventually
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
 
@@ -45,42 +45,12 @@ def ip_addresses(namespace: NetNamespace, link: str) -> set[str]:
     return {f"{a['local']}/{a['prefixlen']}" for link in shown for a in link["addr_info"]}
 
 
-Scenario = Callable[[Store, Runtime], Awaitable[None]]
-
-
 def run(netns: NetNamespace, scenario: Scenario) -> None:
-    """The scenario against a runtime with the addresses controller, inside the namespace."""
-
-    async def inside() -> None:
-        store = Store()
-        network = NetlinkNetwork()
-        runtime = Runtime(store, [AddressesController(network.addresses, None)], backoff=FAST)
-        runtime.start()
-        try:
-            await scenario(store, runtime)
-        finally:
-            await runtime.stop()
-            network.close()
-
-    netns.run(inside())
+    run_controller(netns, lambda network: AddressesController(network.addresses, None), scenario)
 
 
 def reasons(store: Store, **wanted: str) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        for id, why in wanted.items():
-            condition = await condition_of(store, CONTROLLER, id, SPECS)
-            if condition is None or condition.reason != why:
-                return False
-        return True
-
-    return check
-
-
-def holds(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
-    async def checked() -> bool:
-        return check()
-
-    return checked
+    return conditions_say(store, CONTROLLER, SPECS, **wanted)
 
 
 def test_an_address_waits_for_its_link_and_delete_restores(netns: NetNamespace) -> None:

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 
 from cosid.controllers.links import LinksController
-from cosid.drivers.network.netlink_network import NetlinkNetwork
 from cosid.resources.document import to_spec
 from cosid.resources.links import CONTROLLER, SPECS, LinkSpec
 from cosid.runtime.runtime import Runtime
 from cosid.state.resource import Metadata, Pointer, Resource
 from cosid.state.store import Store
+from tests.controllers.network import Scenario, conditions_say, run_controller
 from tests.drivers.netns import NetNamespace, fresh_netns, unavailable
 from tests.drivers.network import ip_links
-from tests.runtime.conftest import FAST, condition_of, eventually
+from tests.runtime.conftest import eventually
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
 
@@ -38,37 +38,12 @@ def at(name: str) -> Pointer:
     return Pointer(SPECS.namespace, SPECS.type, name)
 
 
-Scenario = Callable[[Store, Runtime], Awaitable[None]]
-
-
 def run(netns: NetNamespace, scenario: Scenario) -> None:
-    """The scenario against a runtime with the links controller, inside the namespace."""
-
-    async def inside() -> None:
-        store = Store()
-        network = NetlinkNetwork()
-        driver = network.links
-        runtime = Runtime(store, [LinksController(driver, None)], backoff=FAST)
-        runtime.start()
-        try:
-            await scenario(store, runtime)
-        finally:
-            await runtime.stop()
-            network.close()
-
-    netns.run(inside())
-
-
-async def reason(store: Store, name: str) -> str | None:
-    condition = await condition_of(store, CONTROLLER, name, SPECS)
-    return None if condition is None else condition.reason
+    run_controller(netns, lambda network: LinksController(network.links, None), scenario)
 
 
 def reasons(store: Store, **wanted: str) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        return all([await reason(store, name) == why for name, why in wanted.items()])
-
-    return check
+    return conditions_say(store, CONTROLLER, SPECS, **wanted)
 
 
 def test_creates_configures_and_deletes_links_it_created(netns: NetNamespace) -> None:

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 
 from cosid.controllers.routes import RoutesController
-from cosid.drivers.network.netlink_network import NetlinkNetwork
 from cosid.resources.document import from_spec, to_spec
 from cosid.resources.routes import CONTROLLER, ORIGINALS, SPECS, RouteOriginal, RouteSpec
 from cosid.runtime.runtime import Runtime
 from cosid.state.resource import Metadata, Pointer, Resource
 from cosid.state.store import Store
+from tests.controllers.network import Scenario, conditions_say, holds, run_controller
 from tests.drivers.netns import NetNamespace, fresh_netns, unavailable
 from tests.drivers.routes import ip_routes
-from tests.runtime.conftest import FAST, condition_of, eventually
+from tests.runtime.conftest import eventually
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
 
@@ -43,42 +43,12 @@ def routes(netns: NetNamespace) -> dict[str, dict[str, Any]]:
     return ip_routes(lambda *command: netns.exec(*command).stdout)
 
 
-Scenario = Callable[[Store, Runtime], Awaitable[None]]
-
-
 def run(netns: NetNamespace, scenario: Scenario) -> None:
-    """The scenario against a runtime with the routes controller, inside the namespace."""
-
-    async def inside() -> None:
-        store = Store()
-        network = NetlinkNetwork()
-        runtime = Runtime(store, [RoutesController(network.routes, None)], backoff=FAST)
-        runtime.start()
-        try:
-            await scenario(store, runtime)
-        finally:
-            await runtime.stop()
-            network.close()
-
-    netns.run(inside())
+    run_controller(netns, lambda network: RoutesController(network.routes, None), scenario)
 
 
 def reasons(store: Store, **wanted: str) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        for id, why in wanted.items():
-            condition = await condition_of(store, CONTROLLER, id, SPECS)
-            if condition is None or condition.reason != why:
-                return False
-        return True
-
-    return check
-
-
-def holds(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
-    async def checked() -> bool:
-        return check()
-
-    return checked
+    return conditions_say(store, CONTROLLER, SPECS, **wanted)
 
 
 async def original(store: Store, id: str) -> RouteOriginal:
