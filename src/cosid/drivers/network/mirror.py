@@ -29,12 +29,10 @@ times). Anything else, or a burst whose notices were lost, is `Notice.DRIFT`.
 from __future__ import annotations
 
 import asyncio
-import errno
 import socket
 from collections.abc import Callable, Hashable
 from typing import Any, Final
 
-from pyroute2.netlink import NETLINK_ROUTE
 from pyroute2.netlink.rtnl import (
     RTMGRP_IPV4_IFADDR,
     RTMGRP_IPV4_ROUTE,
@@ -45,6 +43,7 @@ from pyroute2.netlink.rtnl import (
 from pyroute2.netlink.rtnl.marshal import MarshalRtnl
 
 from cosid.drivers.network.driver import AddressState, LinkState
+from cosid.drivers.network.events import notice_socket, queued
 from cosid.drivers.network.requests import RequestSocket
 from cosid.drivers.network.route_driver import RouteState
 from cosid.drivers.network.tables import KernelTables, Table
@@ -57,9 +56,6 @@ GROUPS: Final = (
 RECEIVE_BUFFER: Final = 32 << 20
 """Bytes of notices the kernel may queue before it drops some (each costs about 1 KiB of
 buffer: 1000 addresses added are 2000 notices, an address and its local route each)."""
-_READ_SIZE: Final = 1 << 16
-_SO_RCVBUFFORCE: Final = 33
-"""Not in Python's socket module: SO_RCVBUF past net.core.rmem_max, for CAP_NET_ADMIN."""
 
 
 Changed = dict[Table, set[Hashable]]
@@ -186,18 +182,7 @@ class NetworkMirror:
     def _open(self) -> None:
         if self._socket is not None:
             return
-        notices = socket.socket(
-            socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK, NETLINK_ROUTE
-        )
-        try:
-            try:
-                notices.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, RECEIVE_BUFFER)
-            except PermissionError:  # no CAP_NET_ADMIN: as much as net.core.rmem_max allows
-                notices.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
-            notices.bind((0, GROUPS))
-        except BaseException:
-            notices.close()
-            raise
+        notices = notice_socket(GROUPS, RECEIVE_BUFFER)
         asyncio.get_running_loop().add_reader(notices.fileno(), self._drain)
         self._socket = notices
         self._stale, self._loaded = set(Table), set()
@@ -206,14 +191,8 @@ class NetworkMirror:
         """Read every notice queued; apply them (or hold them while a dump runs)."""
         assert self._socket is not None
         own = self._requests.own_port()
-        while True:
-            try:
-                datagram = self._socket.recv(_READ_SIZE)
-            except BlockingIOError:
-                return
-            except OSError as error:
-                if error.errno != errno.ENOBUFS:
-                    raise
+        for datagram in queued(self._socket):
+            if datagram is None:
                 self._lost()
                 continue
             for message in self._marshal.parse(datagram):
