@@ -130,11 +130,8 @@ class Item:
     async def _changed_since_attempt(self) -> bool:
         """Whether the item is now other than the version that failed (not merely the event
         of the attempt's own finalizer update)."""
-        try:
-            current = await self._context.state.get(self.pointer)
-        except NotFoundError:
-            return True
-        return current.version != self._attempted_version
+        current = await self._context.state.find(self.pointer)
+        return current is None or current.version != self._attempted_version
 
     def _reconciled(self, resource: Resource) -> bool:
         """Whether the item, still running with this controller's finalizer, is as it was

@@ -15,7 +15,6 @@ from cosid.api.cosi.common.v1alpha1 import common_pb2
 from cosid.resources.document import from_spec
 from cosid.resources.typed import TypedApi, message_from_model
 from cosid.runtime.conditions import Condition, condition_pointer
-from cosid.state.errors import NotFoundError
 from cosid.state.resource import Metadata, Pointer, Resource
 from cosid.state.state import State
 
@@ -89,10 +88,7 @@ class Views:
         return None if stored is None else from_spec(Condition, stored.spec)
 
     async def _get(self, pointer: Pointer) -> Resource | None:
-        try:
-            return await self._state.get(pointer)
-        except NotFoundError:
-            return None
+        return await self._state.find(pointer)
 
 
 def object_meta(metadata: Metadata) -> common_pb2.ObjectMeta:
