@@ -100,8 +100,14 @@ async def test_refresh_and_sighup_find_drift_no_timer_would(
     assert "refresh" in [r.get("event") for r in daemon.log_records()]
 
 
-async def test_metrics_name_every_controller(runtime: RuntimeServiceAsyncStub) -> None:
-    assert sorted(await metrics(runtime)) == CONTROLLERS
+async def test_metrics_name_every_controller_and_observer(
+    runtime: RuntimeServiceAsyncStub,
+) -> None:
+    reported = await metrics(runtime)
+    assert sorted(reported) == sorted([*CONTROLLERS, "network-observer"])
+    observer = reported["network-observer"]
+    assert observer.reconciles >= 1, "its first observation, the whole namespace, is written"
+    assert (observer.items, observer.restarts) == (0, 0)
 
 
 async def test_refreshing_an_unknown_controller_names_it(

@@ -40,11 +40,14 @@ class RuntimeService:
     async def Metrics(
         self, request: runtime_pb2.MetricsRequest, context: Context
     ) -> runtime_pb2.MetricsResponse:
+        runs = self._runtime.runs
         return runtime_pb2.MetricsResponse(
             controllers=[
                 runtime_pb2.ControllerMetrics(
-                    controller=name, items=run.items, **dataclasses.asdict(run.metrics)
+                    controller=name,
+                    items=runs[name].items if name in runs else 0,
+                    **dataclasses.asdict(metrics),
                 )
-                for name, run in sorted(self._runtime.runs.items())
+                for name, metrics in sorted(self._runtime.metrics().items())
             ]
         )

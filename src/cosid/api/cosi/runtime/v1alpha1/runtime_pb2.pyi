@@ -81,7 +81,10 @@ Global___MetricsRequest: _TypeAlias = MetricsRequest  # noqa: Y015
 
 @_typing.final
 class ControllerMetrics(_message.Message):
-    """Counters since the daemon started."""
+    """Counters since the daemon started.
+    A controller's counters, or an observer's (network-observer: no items; its reconciles are
+    the observations it wrote, applied the resources they named).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
